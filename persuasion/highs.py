@@ -1,0 +1,165 @@
+"""A thin layer over HiGHS (through ``highspy``) for the toolkit's LPs.
+
+Every persuasion LP here has the form
+
+    maximise c @ x   subject to   row_lower <= A @ x <= row_upper,   x >= 0,
+
+with ``A`` given row-wise (CSR: ``indptr``, ``indices``, ``data``). The same container,
+:class:`SparseLP`, holds the exact version of an LP (object arrays of Fractions, ``None``
+for an infinite bound) for :mod:`persuasion.certify`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SolverError
+
+__all__ = ["SparseLP", "LPSolution", "solve_lp", "optimum_is_unique"]
+
+BASIC, LOWER, UPPER = "basic", "lower", "upper"
+
+
+@dataclass
+class SparseLP:
+    """``max c@x  s.t.  row_lower <= A x <= row_upper, x >= 0`` with A in CSR form."""
+
+    c: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.c)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def row(self, i: int):
+        lo, hi = self.indptr[i], self.indptr[i + 1]
+        return self.indices[lo:hi], self.data[lo:hi]
+
+
+@dataclass
+class LPSolution:
+    x: np.ndarray
+    objective: float
+    row_dual: np.ndarray
+    col_dual: np.ndarray
+    seconds: float
+    highs: object  # the solver object, kept for the basis and follow-up solves
+
+    def basis(self):
+        """(basic column mask, row statuses as 'basic'/'lower'/'upper')."""
+        import highspy
+
+        b = self.highs.getBasis()
+        if not b.valid:
+            raise SolverError("HiGHS returned no valid basis")
+        basic = highspy.HighsBasisStatus.kBasic
+        upper = highspy.HighsBasisStatus.kUpper
+        col_basic = np.fromiter((s == basic for s in b.col_status), dtype=bool,
+                                count=len(self.x))
+        rows = [BASIC if s == basic else (UPPER if s == upper else LOWER) for s in b.row_status]
+        return col_basic, rows
+
+
+def _highs(threads: int = 1):
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", threads)
+    return h
+
+
+def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None = None) -> LPSolution:
+    """Solve ``lp`` (maximisation) with HiGHS.
+
+    Parameters
+    ----------
+    solver : {"simplex", "ipm", "choose"}
+        HiGHS's ``solver`` option. The simplex (default) returns an optimal basis,
+        which exact certification needs; "ipm" runs crossover to obtain one.
+    time_limit : float, optional
+        Seconds; :class:`~persuasion.errors.SolverError` if exceeded.
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    h = _highs()
+    h.setOptionValue("solver", solver)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    model = highspy.HighsLp()
+    model.num_col_ = lp.n_cols
+    model.num_row_ = lp.n_rows
+    model.col_cost_ = np.asarray(lp.c, dtype=np.float64)
+    model.col_lower_ = np.zeros(lp.n_cols)
+    model.col_upper_ = np.full(lp.n_cols, highspy.kHighsInf)
+    model.row_lower_ = np.asarray(lp.row_lower, dtype=np.float64)
+    model.row_upper_ = np.asarray(lp.row_upper, dtype=np.float64)
+    model.sense_ = highspy.ObjSense.kMaximize
+    mat = model.a_matrix_
+    mat.format_ = highspy.MatrixFormat.kRowwise
+    mat.start_ = np.asarray(lp.indptr, dtype=np.int32)
+    mat.index_ = np.asarray(lp.indices, dtype=np.int32)
+    mat.value_ = np.asarray(lp.data, dtype=np.float64)
+    h.passModel(model)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise SolverError(f"HiGHS stopped with status '{h.modelStatusToString(status)}' "
+                          f"on an LP with {lp.n_rows} rows and {lp.n_cols} columns")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    return LPSolution(
+        x=x,
+        objective=float(h.getInfo().objective_function_value),
+        row_dual=np.asarray(sol.row_dual, dtype=float),
+        col_dual=np.asarray(sol.col_dual, dtype=float),
+        seconds=time.perf_counter() - t0,
+        highs=h,
+    )
+
+
+def optimum_is_unique(lp: SparseLP, sol: LPSolution, *, tol: float = 1e-9,
+                      move_tol: float = 1e-6) -> bool:
+    """Decide whether the LP's optimal solution is unique.
+
+    If no non-basic column has a zero reduced cost, the optimum is unique (dual
+    non-degeneracy). Otherwise the columns ``Z`` with zero reduced cost are the only
+    ones that may move: the optimum is unique iff ``max sum_{j in Z} x_j`` over the
+    optimal face (feasible points with ``c@x >= OPT - eps``) stays at 0. That is one
+    more LP, solved here.
+    """
+    import highspy
+
+    col_basic, _ = sol.basis()
+    scale = max(1.0, float(np.max(np.abs(lp.c))) if lp.n_cols else 1.0)
+    zero_rc = (~col_basic) & (np.abs(sol.col_dual) <= tol * scale)
+    if not zero_rc.any():
+        return True
+    h = sol.highs
+    # Add the objective row c @ x >= OPT - eps and maximise the sum of the free columns.
+    cols = np.flatnonzero(lp.c != 0).astype(np.int32)
+    eps = tol * max(1.0, abs(sol.objective))
+    h.addRow(sol.objective - eps, highspy.kHighsInf, len(cols), cols,
+             np.asarray(lp.c, dtype=float)[cols])
+    h.changeColsCost(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32),
+                     zero_rc.astype(float))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return False
+    return float(h.getInfo().objective_function_value) <= move_tol

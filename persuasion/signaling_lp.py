@@ -1,0 +1,179 @@
+"""The signaling LP over action recommendations (revelation principle).
+
+Dughmi & Xu, "Algorithmic Bayesian Persuasion", STOC 2016 (one receiver); for a
+receiver of unknown type with a public scheme, Xu, "On the tractability of public
+persuasion with no externalities", SODA 2020, and Castiglioni et al., "Online Bayesian
+Persuasion", NeurIPS 2020: signals are action *profiles*, one action per type.
+
+Steps:
+
+1. signals ``s`` are action profiles ``(s_1, ..., s_T)`` (for one receiver, the
+   actions themselves: ``m`` signals);
+2. variables ``x[w, s] = mu0(w) * pi(s | w) >= 0``;
+3. maximise ``sum_{w,s} x[w,s] * sum_t rho_t v(w, s_t)``;
+4. consistency: ``sum_s x[w, s] = mu0(w)`` for every state ``w``;
+5. obedience: ``sum_w x[w,s] (u_t(w, s_t) - u_t(w, a')) >= 0`` for every signal ``s``,
+   type ``t`` and action ``a' != s_t`` (ties go the sender's way);
+6. solve with HiGHS (dual simplex), read the scheme off ``x``.
+
+Size for one receiver: ``n m`` variables, ``n + m (m - 1)`` rows, ``n m (m - 1) + n m``
+non-zeros; the matrix is built row-wise with numpy in one pass. With ``T`` types the
+signal count is ``m^T``: the types LP is refused above ``max_variables``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from .certify import certify_basis
+from .errors import ProblemTooLargeError
+from .highs import SparseLP, optimum_is_unique, solve_lp
+from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
+from .scheme import result_from_joint
+
+__all__ = ["solve_signaling_lp", "build_signaling_lp", "action_profiles", "MAX_TYPES_VARIABLES"]
+
+#: Default ceiling on the variables (n * m^T) of the receiver-types signaling LP.
+MAX_TYPES_VARIABLES = 2_000_000
+
+
+def action_profiles(n_actions: int, n_types: int) -> np.ndarray:
+    """All action profiles, shape (m^T, T), in lexicographic order."""
+    if n_types == 1:
+        return np.arange(n_actions)[:, None]
+    return np.array(list(itertools.product(range(n_actions), repeat=n_types)), dtype=np.int64)
+
+
+def build_signaling_lp(prior, V, U, rho, profiles) -> SparseLP:
+    """Build the signaling LP (float arrays, or object arrays of Fractions for an exact copy).
+
+    Columns are signal-major: column ``s * n + w`` is ``x[w, s]``. Rows: ``n`` consistency
+    rows, then the obedience rows ordered by (signal, type, deviation).
+    """
+    exact = np.asarray(V).dtype == object
+    n, m = V.shape
+    S, T = profiles.shape
+    # objective c[s, w] = sum_t rho_t V[w, s_t]
+    if T == 1:
+        c = np.asarray(V).T[profiles[:, 0]]  # (S, n)
+    else:
+        c = sum(rho[t] * np.asarray(V).T[profiles[:, t]] for t in range(T))
+    c = np.ascontiguousarray(c).reshape(-1)
+    # obedience rows: diff[s, t, a', w] = U[t, w, s_t] - U[t, w, a'], a' != s_t
+    Ut = np.asarray(U).transpose(0, 2, 1)  # (T, m, n)
+    chosen = Ut[np.arange(T)[None, :], profiles]  # (S, T, n)
+    diff = chosen[:, :, None, :] - Ut[None, :, :, :]  # (S, T, m, n)
+    keep = np.arange(m)[None, None, :] != profiles[:, :, None]  # (S, T, m)
+    ob = diff[keep]  # (S*T*(m-1), n), ordered (s, t, a')
+    n_ob = ob.shape[0]
+    ob_signal = np.repeat(np.arange(S), T * (m - 1))
+    ob_cols = ob_signal[:, None] * n + np.arange(n)[None, :]
+    nz = ob != 0
+    ob_counts = nz.sum(1)
+    # consistency rows: row w has x[w, s] for all s, coefficient 1
+    cons_cols = (np.arange(S)[None, :] * n + np.arange(n)[:, None])  # (n, S)
+    indptr = np.empty(n + n_ob + 1, dtype=np.int64)
+    indptr[0] = 0
+    counts = np.concatenate([np.full(n, S, dtype=np.int64), ob_counts])
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.concatenate([cons_cols.reshape(-1), ob_cols[nz]])
+    if exact:
+        from fractions import Fraction
+
+        one = Fraction(1)
+        data = np.concatenate([np.full(n * S, one, dtype=object), ob[nz]])
+        row_lower = np.array(list(prior) + [Fraction(0)] * n_ob, dtype=object)
+        row_upper = np.array(list(prior) + [None] * n_ob, dtype=object)
+    else:
+        data = np.concatenate([np.ones(n * S), ob[nz]])
+        row_lower = np.concatenate([prior, np.zeros(n_ob)])
+        row_upper = np.concatenate([prior, np.full(n_ob, np.inf)])
+    return SparseLP(c=c, indptr=indptr, indices=indices, data=data,
+                    row_lower=row_lower, row_upper=row_upper)
+
+
+def _profiles_for(game, max_variables: int) -> np.ndarray:
+    n, m, T = game.n_states, game.n_actions, game.n_types
+    n_signals = m ** T
+    if T > 1 and n * n_signals > max_variables:
+        raise ProblemTooLargeError(
+            f"the receiver-types signaling LP has one signal per action profile: "
+            f"{m}^{T} = {n_signals} signals and {n * n_signals} variables, above "
+            f"max_variables={max_variables}. Reduce the number of types or actions, or "
+            f"raise max_variables.")
+    return action_profiles(m, T)
+
+
+def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True,
+                       max_variables: int = MAX_TYPES_VARIABLES, max_certify_basis: int | None = None,
+                       solver: str = "simplex"):
+    """Solve the game by the signaling LP. See the module docstring for the steps.
+
+    Parameters
+    ----------
+    game : Game or ReceiverTypesGame
+    certify : bool
+        Re-solve the optimal basis in exact rationals and check primal feasibility and
+        the dual certificate (:mod:`persuasion.certify`).
+    check_unique : bool
+        Decide whether the optimal recommendation scheme is unique (one extra LP when
+        the dual is degenerate).
+    max_variables : int
+        Ceiling on ``n * m^T`` for receiver-types games.
+    solver : {"simplex", "ipm", "choose"}
+        HiGHS algorithm.
+
+    Returns
+    -------
+    PersuasionResult
+        Signals are the recommended actions (profiles) with positive probability.
+    """
+    t0 = time.perf_counter()
+    profiles = _profiles_for(game, max_variables)
+    lp = build_signaling_lp(game.prior, game.sender_utility, game.receiver_utilities,
+                            game.type_probabilities, profiles)
+    t_build = time.perf_counter() - t0
+    sol = solve_lp(lp, solver=solver)
+    n, S = game.n_states, profiles.shape[0]
+    joint = np.clip(sol.x, 0, None).reshape(S, n).T  # [state][signal]
+    details = {
+        "n_variables": lp.n_cols, "n_constraints": lp.n_rows, "nonzeros": lp.nnz,
+        "seconds_build": t_build, "seconds_solve": sol.seconds,
+    }
+    status_kw = {}
+    value_exact = None
+    joint_exact = None
+    certified = False
+    if certify:
+        exact_lp = build_signaling_lp(list(game.prior_exact), game.sender_utility_exact,
+                                      game.receiver_utilities_exact,
+                                      list(game.type_probabilities_exact), profiles)
+        col_basic, rows = sol.basis()
+        kw = {} if max_certify_basis is None else {"max_basis": max_certify_basis}
+        cert = certify_basis(exact_lp, col_basic, rows, **kw)
+        details["certificate"] = {"ok": cert.ok, "message": cert.message,
+                                  "basis_size": cert.basis_size}
+        if cert.ok:
+            certified = True
+            value_exact = cert.value
+            xe = np.array([cert.x.get(j, 0) for j in range(lp.n_cols)], dtype=object)
+            from fractions import Fraction
+
+            joint_exact = np.array([[Fraction(v) for v in row] for row in xe.reshape(S, n).T],
+                                   dtype=object)
+            status_kw = {"status": STATUS_CERTIFIED, "message": "optimal, certified exactly"}
+        else:
+            status_kw = {"status": STATUS_CERTIFICATION_FAILED,
+                         "message": f"float optimum; exact certification failed: {cert.message}"}
+    unique = optimum_is_unique(lp, sol, tol=game.tol) if check_unique else None
+    details["seconds_total"] = time.perf_counter() - t0
+    res = result_from_joint(game, "signaling", joint, list(map(tuple, profiles)),
+                            value=sol.objective, details=details, joint_exact=joint_exact,
+                            **status_kw)
+    res.value_exact = value_exact
+    res.certified = certified
+    res.unique = unique
+    return res
