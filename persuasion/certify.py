@@ -83,10 +83,9 @@ def certify_basis(lp: SparseLP, col_basic: np.ndarray, row_status: list[str], *,
     pos = {int(j): p for p, j in enumerate(B)}
 
     def bound(i):
-        lo, up = lp.row_lower[i], lp.row_upper[i]
-        if row_status[i] == UPPER:
-            return up if up is not None else lo
-        return lo if lo is not None else up
+        """The bound a non-basic row sits at (None if that bound is infinite: then the
+        basis is invalid, never silently evaluated at the other bound)."""
+        return lp.row_upper[i] if row_status[i] == UPPER else lp.row_lower[i]
 
     M = flint.fmpq_mat(k, k) if k else None
     rhs = flint.fmpq_mat(k, 1) if k else None

@@ -17,7 +17,8 @@ Steps (independent of the LP code, all in exact rationals):
 4. at the prior ``p0``, the hull segment ``[p_L, p_R]`` containing ``p0`` gives the
    optimal split: posteriors ``p_L`` and ``p_R`` with weights
    ``(p_R - p0)/(p_R - p_L)`` and ``(p0 - p_L)/(p_R - p_L)``; if ``p0`` is a hull vertex,
-   revealing nothing is optimal.
+   or ``V(p0) = cav V(p0)`` (the prior on a flat piece that V touches), revealing
+   nothing is optimal and is returned (``unique = False`` in the second case).
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def _upper_hull(points):
     return hull
 
 
+def _hull_value(hull, p: Fraction) -> Fraction:
+    """Exact cav V(p) by linear interpolation between hull vertices."""
+    for (x0, y0), (x1, y1) in zip(hull[:-1], hull[1:]):
+        if x0 <= p <= x1:
+            return y0 + (y1 - y0) * (p - x0) / (x1 - x0)
+    return hull[-1][1] if p == hull[-1][0] else hull[0][1]
+
+
 def value_function(game) -> ValueFunction:
     """Exact value function and concave closure of a two-state game."""
     if game.n_states != 2:
@@ -140,8 +149,15 @@ def solve_concavification(game):
     p0 = game.prior_exact[1]
     idx = {p: i for i, p in enumerate(vf.breakpoints)}
     hull_x = [x for x, _ in vf.hull]
+    _, v_at_prior = _best_profile(game, p0)
+    unique = None
     if p0 in hull_x:
         split = [(p0, Fraction(1))]
+    elif v_at_prior == _hull_value(vf.hull, p0):
+        # the prior lies on a flat piece of cav V where V itself touches the hull:
+        # revealing nothing is optimal, and so is splitting to the piece's ends
+        split = [(p0, Fraction(1))]
+        unique = False
     else:
         j = next(i for i in range(1, len(hull_x)) if hull_x[i] > p0)
         pl, pr = hull_x[j - 1], hull_x[j]
@@ -165,6 +181,6 @@ def solve_concavification(game):
                             status=STATUS_CERTIFIED, message="optimal, exact by construction")
     res.value_exact = value_exact
     res.certified = True
-    res.unique = None
+    res.unique = unique
     res.details["_value_function"] = vf
     return res

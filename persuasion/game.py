@@ -84,6 +84,18 @@ def _names(values, count: int | None, field: str, default_prefix: str) -> tuple[
     return tuple(values)
 
 
+def _reject_booleans(values, field: str) -> None:
+    """Booleans mixed with numbers would silently become 1 and 0 in a numeric array."""
+    try:
+        obj = np.array(values, dtype=object)
+    except ValueError:
+        return  # ragged: reported by the caller
+    for idx, x in np.ndenumerate(obj):
+        if isinstance(x, (bool, np.bool_)):
+            where = "".join(f"[{i}]" for i in idx)
+            raise GameValidationError(f"{field}{where}", f"expected a number, got the boolean {x!r}")
+
+
 class _Numbers:
     """A validated numeric array with a float view and a lazily built exact view."""
 
@@ -91,6 +103,8 @@ class _Numbers:
         self.field = field
         if isinstance(values, (str, bytes)) or values is None:
             raise GameValidationError(field, f"expected an array of numbers, got {values!r}")
+        if not isinstance(values, np.ndarray):
+            _reject_booleans(values, field)
         try:
             arr = np.array(values)  # copy: the caller's input is never mutated or aliased
         except ValueError:
@@ -363,6 +377,16 @@ class ReceiverTypesGame(_GameBase):
         self.type_probabilities = probs
         self.type_probabilities_exact = probs_exact
 
+    def with_data(self, **changes) -> "ReceiverTypesGame":
+        """A copy with some constructor arguments replaced (exact data carried over)."""
+        kw = dict(prior=list(self.prior_exact), sender_utility=self.sender_utility_exact,
+                  receiver_utilities=list(self.receiver_utilities_exact),
+                  type_probabilities=list(self.type_probabilities_exact), states=self.states,
+                  actions=self.actions, types=self.type_names, name=self.name,
+                  description=self.description, tol=self.tol)
+        kw.update(changes)
+        return ReceiverTypesGame(**kw)
+
     def _receiver_to_dict(self, d, num, mat, exact):
         util = self.receiver_utilities_exact if exact else self.receiver_utilities
         probs = self.type_probabilities_exact if exact else self.type_probabilities
@@ -417,8 +441,20 @@ def game_from_dict(data: dict, *, tol: float = DEFAULT_TOL):
         for key in ("probability", "utility"):
             if key not in entry:
                 raise GameValidationError(f"receiver_types[{t}].{key}", "missing (required)")
-        names.append(entry.get("name", f"t{t}"))
-        probs.append(entry["probability"])
+        name = entry.get("name", f"t{t}")
+        if not isinstance(name, str) or not name.strip():
+            raise GameValidationError(f"receiver_types[{t}].name",
+                                      f"expected a non-empty string, got {name!r}")
+        if name in names:
+            raise GameValidationError(f"receiver_types[{t}].name",
+                                      f"duplicate type name {name!r} (also at position "
+                                      f"{names.index(name)})")
+        prob = to_fraction(entry["probability"], f"receiver_types[{t}].probability")
+        if prob < 0:
+            raise GameValidationError(f"receiver_types[{t}].probability",
+                                      f"probability {float(prob):g} is negative")
+        names.append(name)
+        probs.append(prob)
         utils.append(entry["utility"])
     return ReceiverTypesGame(data["prior"], data["sender_utility"], utils, probs, types=names, **common)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from .certify import certify_basis
 from .errors import ProblemTooLargeError
-from .highs import SparseLP, optimum_is_unique, solve_lp
+from .highs import SparseLP, solve_lp
 from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
 from .signaling_lp import action_profiles
 from .vertices import polytope_vertices, upper_bound_vertices
@@ -133,7 +133,11 @@ def solve_posterior_lp(game, *, certify: bool = False, check_unique: bool = True
         of the concave closure at the prior (``y @ mu_k >= w_k`` for every candidate,
         ``y @ mu0 = value``), reported in ``details["hyperplane"]``.
     check_unique : bool
-        Decide whether the optimal distribution over candidate posteriors is unique.
+        Ignored (kept for a uniform signature): ``unique`` is ``None`` for this method.
+        The LP ranges over cell *vertices* only, so a unique optimum among them does not
+        exclude optimal schemes with non-vertex posteriors (e.g. revealing nothing when
+        the prior lies on a flat piece of cav V). Whether the optimal direct
+        (recommendation) scheme is unique is decided by the signaling LP.
     max_vertices, max_cells : int
         Size limits of the enumeration (:class:`~persuasion.errors.ProblemTooLargeError`).
     """
@@ -175,7 +179,7 @@ def solve_posterior_lp(game, *, certify: bool = False, check_unique: bool = True
         else:
             status_kw = {"status": STATUS_CERTIFICATION_FAILED,
                          "message": f"float optimum; exact certification failed: {cert.message}"}
-    unique = optimum_is_unique(lp, sol, tol=game.tol) if check_unique else None
+    unique = None
     details["seconds_total"] = time.perf_counter() - t0
     res = result_from_joint(game, "posterior", joint, profiles, value=sol.objective,
                             details=details, joint_exact=joint_exact, **status_kw)

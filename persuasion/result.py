@@ -77,9 +77,10 @@ class PersuasionResult:
         The exact optimum when certified.
     certified : bool
     unique : bool or None
-        Whether the optimal solution *of this method's LP* is unique: for the
-        signaling LP, the direct (action-recommendation) scheme; for the posterior LP,
-        the distribution over candidate posteriors. ``None`` when not determined.
+        Signaling LP: whether the optimal *direct* (action-recommendation) scheme is
+        unique. Concavification: ``False`` when the optimal split is not unique (the
+        prior on a flat piece of cav V). ``None`` when not determined (the posterior
+        LP ranges over cell vertices only, so it cannot decide).
     details : dict
         Method-specific figures: LP size, vertex counts, timings, certificate data.
     """
@@ -173,7 +174,16 @@ class PersuasionResult:
         lines.append(f"sender value: {val}")
         lines.append(f"receiver expected utility: {self.receiver_utility:.10g}")
         if self.unique is not None:
-            lines.append(f"optimum unique ({self.method} LP): {'yes' if self.unique else 'no'}")
+            lines.append("optimal direct scheme unique: " + ("yes" if self.unique else
+                         "no (other optimal schemes exist)"))
+        d = self.details
+        if "vertex_count" in d:
+            lines.append(f"candidate posteriors: {d['n_candidates']} distinct, from "
+                         f"{d['vertex_count']} vertices of {d['nonempty_cells']} non-empty "
+                         f"best-response cells (of {d['cells']})")
+        if "n_variables" in d:
+            lines.append(f"LP size: {d['n_variables']} variables, {d['n_constraints']} "
+                         f"constraints, {d['nonzeros']} non-zeros")
         states = game.states if game is not None else [f"s{i}" for i in range(self.scheme.shape[0])]
         lines.append("signals:")
         for k, sig in enumerate(self.signals):

@@ -156,7 +156,7 @@ def result_from_joint(game, method: str, joint: np.ndarray, profiles: list, *, v
     probs = joint.sum(0)
     keep = np.flatnonzero(probs > drop_tol)
     joint = joint[:, keep]
-    profiles = [tuple(profiles[k]) for k in keep]
+    profiles = [tuple(int(a) for a in profiles[k]) for k in keep]
     probs = probs[keep]
     mu0 = game.prior
     scheme = np.zeros_like(joint)

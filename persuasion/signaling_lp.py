@@ -47,8 +47,13 @@ def action_profiles(n_actions: int, n_types: int) -> np.ndarray:
     return np.array(list(itertools.product(range(n_actions), repeat=n_types)), dtype=np.int64)
 
 
-def build_signaling_lp(prior, V, U, rho, profiles) -> SparseLP:
+def build_signaling_lp(prior, V, U, rho, profiles, margin=0) -> SparseLP:
     """Build the signaling LP (float arrays, or object arrays of Fractions for an exact copy).
+
+    ``margin`` (``eta >= 0``) asks for *strict* obedience with margin ``eta``: each
+    recommended action beats every deviation by at least ``eta`` in expectation under
+    its posterior, ``sum_w x[w,s] (u_t(w,s_t) - u_t(w,a') - eta) >= 0``. The regret bound
+    of the robust learner (:mod:`theory.bounds`) uses it.
 
     Columns are signal-major: column ``s * n + w`` is ``x[w, s]``. Rows: ``n`` consistency
     rows, then the obedience rows ordered by (signal, type, deviation).
@@ -66,6 +71,8 @@ def build_signaling_lp(prior, V, U, rho, profiles) -> SparseLP:
     Ut = np.asarray(U).transpose(0, 2, 1)  # (T, m, n)
     chosen = Ut[np.arange(T)[None, :], profiles]  # (S, T, n)
     diff = chosen[:, :, None, :] - Ut[None, :, :, :]  # (S, T, m, n)
+    if margin:
+        diff = diff - margin
     keep = np.arange(m)[None, None, :] != profiles[:, :, None]  # (S, T, m)
     ob = diff[keep]  # (S*T*(m-1), n), ordered (s, t, a')
     n_ob = ob.shape[0]

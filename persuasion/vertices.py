@@ -101,6 +101,10 @@ def cone_extreme_rays(n: int, constraints, *, max_rays: int | None = None) -> li
     rays = [tuple(1 if j == i else 0 for j in range(n)) for i in range(n)]
     zsets = [full & ~(1 << i) for i in range(n)]
     need = n - 2  # adjacent rays share at least n - 2 tight constraints
+    if max_rays is not None and len(rays) > max_rays:
+        raise ProblemTooLargeError(
+            f"vertex enumeration passed max_vertices={max_rays} "
+            f"(dimension {n}, {len(rows)} constraints)")
     for k, h in enumerate(rows):
         bit = 1 << (n + k)
         vals = [_dot(h, r) for r in rays]

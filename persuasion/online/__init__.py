@@ -1,0 +1,10 @@
+"""Online persuasion: learners that do not know the prior (or the receiver's type), and
+the simulation engine that measures their regret against the exact optimum."""
+
+from .learners import (LEARNERS, ExploreThenCommitLearner, FullRevelationLearner, Learner,
+                       NoInformationLearner, PlugInLearner, RobustLearner, make_learner)
+from .simulate import RegretRun, optimal_value, simulate
+
+__all__ = ["Learner", "RobustLearner", "PlugInLearner", "ExploreThenCommitLearner",
+           "FullRevelationLearner", "NoInformationLearner", "LEARNERS", "make_learner",
+           "RegretRun", "simulate", "optimal_value"]
