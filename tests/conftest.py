@@ -110,8 +110,8 @@ def _textbook() -> dict[str, Case]:
     # a0 is never used (sender-preferred tie-breaking between identical receiver columns).
     # What is not found: which of the twins a2/a3 is recommended at 1/2. The signaling
     # LP may return either (or a mix) and reports unique=False; the posterior LP keeps one
-    # label per posterior (the first of equal value, a2), so its own LP has a unique
-    # optimum and it reports unique=True.
+    # label per posterior (the first of equal value, a2) and so cannot see the tie (it
+    # reports unique=None).
     cases["degenerate"] = Case(
         Game(["7/10", "3/10"], [[0, 1, 2, 2], [0, 1, 2, 2]], [[1, 1, 0, 0], [0, 0, 1, 1]]),
         F(8, 5),

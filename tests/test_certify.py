@@ -84,9 +84,11 @@ def verify_certificate(lp: SparseLP, cert: Certificate, row_status):
     assert primal == dual == cert.value
 
 
-def all_bases(lp: SparseLP, equality_status=(LOWER, UPPER)):
+def all_bases(lp: SparseLP, equality_status=(LOWER, UPPER), any_label=False):
     """Every (col_basic, row_status) pair with as many basic columns as non-basic rows;
-    non-basic rows sit at their finite bound (either label for an equality row)."""
+    non-basic rows sit at their finite bound (either label for an equality row), or, with
+    ``any_label``, at either label even where that bound is infinite (invalid bases that
+    the certifier must reject)."""
     for k in range(0, min(lp.n_cols, lp.n_rows) + 1):
         for B in itertools.combinations(range(lp.n_cols), k):
             col_basic = np.zeros(lp.n_cols, dtype=bool)
@@ -96,6 +98,8 @@ def all_bases(lp: SparseLP, equality_status=(LOWER, UPPER)):
                 for i in range(lp.n_rows):
                     if i not in N:
                         choices.append((BASIC,))
+                    elif any_label:
+                        choices.append((LOWER, UPPER))
                     elif lp.row_lower[i] is not None and lp.row_lower[i] == lp.row_upper[i]:
                         choices.append(equality_status)
                     else:
@@ -241,14 +245,11 @@ def test_every_accepted_basis_has_the_optimal_value_posterior(textbook, name):
     assert accepted >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug (certify.certify_basis is unsound for a mislabelled row): a row non-basic "
-    "at 'upper' whose upper bound is infinite (or at 'lower' with an infinite lower bound) "
-    "is silently evaluated at its other bound, and the dual sign check then uses the wrong "
-    "sign, so a suboptimal basis is certified. Reproducer: max x0 s.t. x0 - x1 >= 0, "
-    "x0 + x1 = 1, x >= 0 (optimum 1); certify_basis(lp, [True, True], ['upper', 'lower']) "
-    "returns ok=True with value 1/2. It should answer ok=False ('non-basic at an "
-    "infinite bound')."))
+# Regression: a row non-basic at 'upper' whose upper bound is infinite (or at 'lower'
+# with an infinite lower bound) used to be evaluated at its other bound, and the dual sign
+# check then used the wrong sign. For max x0 s.t. x0 - x1 >= 0, x0 + x1 = 1, x >= 0
+# (optimum 1), the basis {x0, x1} with the first row labelled 'upper' was certified with
+# value 1/2.
 @pytest.mark.parametrize("status,lower,upper", [
     (UPPER, F(0), None),   # x0 - x1 >= 0 labelled at its (infinite) upper bound
     (LOWER, None, F(0)),   # -x0 + x1 <= 0 labelled at its (infinite) lower bound
@@ -261,7 +262,8 @@ def test_row_at_an_infinite_bound_is_rejected(status, lower, upper):
                   row_lower=np.array([lower, F(1)], dtype=object),
                   row_upper=np.array([upper, F(1)], dtype=object))
     cert = certify_basis(lp, np.array([True, True]), [status, LOWER])
-    assert cert.ok is False
+    assert cert.ok is False and cert.value is None
+    assert "infinite bound" in cert.message
 
 
 def test_infinite_bound_sanity():
@@ -369,7 +371,8 @@ def test_certificates_recheck_on_random_games(game_specs, data):
 @given(data=st.data())
 def test_no_wrong_basis_is_ever_accepted(game_specs, data):
     # Two states: the exact optimum is known independently (concavification); every
-    # basis of the small LPs is tried and only bases with that value may be accepted.
+    # basis of the small LPs is tried, with every labelling of its non-basic rows, and
+    # only bases with that value may be accepted.
     spec = data.draw(game_specs(n_states=(2, 2), n_actions=(1, 3)))
     g = spec.game()
     opt = solve(g, "concavification").value_exact
@@ -378,7 +381,7 @@ def test_no_wrong_basis_is_ever_accepted(game_specs, data):
         lps.append(signaling_lps(g)[1])
     for lp in lps:
         accepted = 0
-        for cb, rows in all_bases(lp, equality_status=(LOWER,)):
+        for cb, rows in all_bases(lp, any_label=True):
             cert = certify_basis(lp, cb, rows)
             if cert.ok:
                 accepted += 1

@@ -205,38 +205,36 @@ class TestUtilities:
             Game([0.5, 0.5], [[0, 1], [0, object()]], U2)
 
     def test_all_booleans(self):
-        with raises_field("sender_utility", "boolean"):
+        with raises_field("sender_utility[0][0]", "boolean"):
             Game([0.5, 0.5], [[True, False], [False, True]], U2)
-        with raises_field("prior", "boolean"):
+        with raises_field("prior[0]", "boolean"):
             Game([True, False], V2, U2)
+        with raises_field("sender_utility", "boolean"):
+            Game([0.5, 0.5], np.array([[True, False], [False, True]]), U2)
 
     def test_boolean_among_fractions(self):
         with raises_field("receiver_utility[0][0]", "boolean"):
             Game([0.5, 0.5], V2, [[True, F(0)], [F(0), F(1)]])
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "core bug: a boolean mixed with ints or floats is silently read as 1/0, because "
-        "np.array([[True, 0], [0, 1]]) has an integer dtype and the per-entry boolean check "
-        "runs only on object arrays (game._Numbers)"))
-    @pytest.mark.parametrize("kw", [
-        dict(sender_utility=[[True, 0], [0, 1]]),
-        dict(receiver_utility=[[1, 0.5], [False, 1]]),
-        dict(prior=[True, 0]),
+    # np.array([[True, 0], [0, 1]]) has an integer dtype: a boolean among numbers must be
+    # caught before the conversion, not read as 1 or 0
+    @pytest.mark.parametrize("kw,field", [
+        (dict(sender_utility=[[True, 0], [0, 1]]), "sender_utility[0][0]"),
+        (dict(receiver_utility=[[1, 0.5], [False, 1]]), "receiver_utility[1][0]"),
+        (dict(prior=[True, 0]), "prior[0]"),
+        (dict(receiver_utility=[[1, 0], [0, np.bool_(True)]]), "receiver_utility[1][1]"),
     ])
-    def test_boolean_among_numbers(self, kw):
+    def test_boolean_among_numbers(self, kw, field):
         args = dict(prior=[0.5, 0.5], sender_utility=V2, receiver_utility=U2)
         args.update(kw)
-        with pytest.raises(GameValidationError, match="boolean"):
+        with raises_field(field, "boolean"):
             Game(**args)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "core bug (same as test_boolean_among_numbers): JSON true/false among integers is "
-        "read as 1/0 by load_game"))
     def test_json_boolean_among_integers(self):
         text = json.dumps(base_dict()).replace('"sender_utility": [[0, 1]',
                                                '"sender_utility": [[true, 1]')
         assert "[[true, 1]" in text
-        with pytest.raises(GameValidationError, match="boolean"):
+        with raises_field("sender_utility[0][0]", "boolean"):
             load_game(text)
 
     def test_json_boolean_among_decimals(self):
@@ -405,6 +403,25 @@ class TestLoadGame:
         g = load_game(text, tol=0)
         assert g.prior_exact == (F(1, 10), F(2, 10), F(7, 10))
 
+    @pytest.mark.parametrize("key,value,field,word", [
+        ("prior", ["abc", 1], "prior[0]", "number"),
+        ("prior", [None, 1], "prior[0]", "number"),
+        ("prior", [0.5, 0.6], "prior", "sum"),
+        ("prior", [-0.5, 1.5], "prior[0]", "negative"),
+        ("sender_utility", [[0, 1], [0, None]], "sender_utility[1][1]", "number"),
+        ("sender_utility", [[0, 1], [0]], "sender_utility", "ragged"),
+        ("receiver_utility", [[1, "x"], [0, 1]], "receiver_utility[0][1]", "number"),
+        ("receiver_utility", [[1, 0, 0], [0, 1, 0]], "receiver_utility", "shape"),
+        ("states", ["a", "a"], "states", "duplicate"),
+        ("actions", ["x", 2], "actions[1]", "string"),
+        ("states", [], "states", "empty"),
+    ])
+    def test_bad_values_in_json(self, key, value, field, word):
+        d = base_dict()
+        d[key] = value
+        with raises_field(field, word):
+            load_game(json.dumps(d))
+
     def test_unknown_top_level_key(self):
         d = base_dict()
         d["reciever_utility"] = d.pop("receiver_utility")
@@ -462,25 +479,28 @@ class TestLoadGame:
         with raises_field("receiver_types[1].utility", "shape"):
             load_game(d)
 
-    def test_type_probability_problems_name_the_probabilities(self):
-        d = types_dict()
-        d["receiver_types"][1]["probability"] = "-1/2"
-        with pytest.raises(GameValidationError, match="negative") as info:
-            load_game(d)
-        assert "receiver_types" in info.value.field and "probabilit" in info.value.field
-        assert info.value.field.endswith("[1]")
-
-    @pytest.mark.xfail(strict=True, reason=(
-        "core inconsistency: for a JSON types game the field of a bad probability or name "
-        "is 'receiver_types probabilities[1]' / 'receiver_types names[1]' (the arguments of "
-        "ReceiverTypesGame), not the JSON path 'receiver_types[1].probability' / "
-        "'receiver_types[1].name' used for unknown keys, missing keys and utilities"))
-    @pytest.mark.parametrize("key,value", [("probability", "-1/2"), ("name", 3)])
-    def test_type_field_is_the_json_path(self, key, value):
+    # a bad entry of a type is reported at its JSON path, like unknown and missing keys
+    @pytest.mark.parametrize("key,value,word", [
+        ("probability", "-1/2", "negative"),
+        ("probability", None, "number"),
+        ("probability", "x", "number"),
+        ("probability", True, "boolean"),
+        ("name", 3, "string"),
+        ("name", "", "string"),
+        ("name", "lenient", "duplicate"),
+    ])
+    def test_type_field_is_the_json_path(self, key, value, word):
         d = types_dict()
         d["receiver_types"][1][key] = value
-        with raises_field(f"receiver_types[1].{key}"):
+        with raises_field(f"receiver_types[1].{key}", word):
             load_game(d)
+
+    def test_type_probabilities_not_summing_to_one(self):
+        d = types_dict()
+        d["receiver_types"][1]["probability"] = "0.6"
+        with pytest.raises(GameValidationError, match="sum") as info:
+            load_game(d)
+        assert info.value.field.startswith("receiver_types")
 
     @pytest.mark.parametrize("key,value", [("states", "ab"), ("actions", {"x": 1})])
     def test_names_not_lists(self, key, value):

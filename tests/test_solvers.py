@@ -140,33 +140,39 @@ class TestTextbook:
 
 
 # ----------------------------------------------------------------- uniqueness
-@pytest.mark.parametrize("method", ["signaling", "posterior"])
-def test_prosecutor_optimum_is_unique(prosecutor, method):
-    assert solve(prosecutor, method).unique is True
+# ``unique`` (see PersuasionResult): the signaling LP decides whether the optimal direct
+# (recommendation) scheme is unique; the posterior LP ranges over cell vertices only and
+# reports None; concavification reports False when the prior lies on a flat piece of
+# cav V that V touches (revealing nothing and splitting are both optimal).
+def test_prosecutor_optimum_is_unique(prosecutor):
+    assert solve(prosecutor, "signaling").unique is True
+    assert solve(prosecutor, "posterior").unique is None
 
 
-@pytest.mark.parametrize("method", ["signaling", "posterior"])
-def test_obvious_tie_is_not_unique(textbook, method):
+def test_obvious_tie_is_not_unique(textbook):
     # The sender's payoff depends on the state only ([[1, 1], [4, 4]]): every obedient
-    # scheme earns 19/10. For the signaling LP both "recommend acquit always" and full
-    # revelation are optimal and differ in x; for the posterior LP the prior 3/10 is both
-    # the mix 7/10 * [0] + 3/10 * [1] and 2/5 * [0] + 3/5 * [1/2] of candidates with equal
-    # total value. So neither LP has a unique optimum.
-    res = solve(textbook["sender_indifferent"].game, method)
-    assert res.unique is False
+    # scheme earns 19/10. For the signaling LP both "recommend acquit always" (x puts all
+    # mass on acquit) and full revelation (x[guilty, convict] = 3/10) are optimal, so its
+    # optimum is not unique. V(p) = 1 + 3p is linear, cav V = V: the prior 3/10 sits on a
+    # flat piece that V touches, and concavification says the same.
+    game = textbook["sender_indifferent"].game
+    assert solve(game, "signaling").unique is False
+    conc = solve(game, "concavification")
+    assert conc.unique is False
+    assert conc.n_signals == 1 and conc.value_exact == F(19, 10)  # revealing nothing
+    assert solve(game, "posterior").unique is None
 
 
 def test_degenerate_uniqueness(textbook):
+    # the twins a2/a3 make the signaling LP's optimum non-unique (recommend a2 or a3 at
+    # the posterior 1/2); the posterior LP keeps one label per posterior and cannot tell
     game = textbook["degenerate"].game
-    # the twins a2/a3 make the signaling LP's optimum non-unique; the posterior LP keeps
-    # one label per posterior, so its own optimum (the split {0, 1/2}) is unique
     assert solve(game, "signaling").unique is False
-    assert solve(game, "posterior").unique is True
+    assert solve(game, "posterior").unique is None
 
 
 def test_check_unique_off(prosecutor):
     assert solve(prosecutor, "signaling", check_unique=False).unique is None
-    assert solve(prosecutor, "concavification").unique is None
 
 
 # ------------------------------------------------------------- receiver types

@@ -119,6 +119,7 @@ def test_regret_cli_json_schema(tmp_path, capsys):
     assert d["optimal_value"] == pytest.approx(0.6)
     assert d["horizon"] == 3000 and d["seeds"] == 3 and d["learner"] == "robust"
     assert d["violations"] == 0
+    assert isinstance(d["bound"], float) and d["bound"] > d["final_regret_mean"]
     assert d["curve"][-1][0] == 3000 and all(len(p) == 2 for p in d["curve"])
     ts = [p[0] for p in d["curve"]]
     assert ts == sorted(ts) and ts[0] >= 1

@@ -165,10 +165,6 @@ def test_vertex_count_within_mcmullen_bound(cell):
 def test_max_vertices_refuses_larger_polytopes(cell, data):
     n, H = cell
     verts = polytope_vertices(n, H)
-    if not any(any(h) for h in H):
-        # no (non-zero) constraint: the limit is not checked, see
-        # test_max_vertices_without_constraints (xfail)
-        return
     if verts:
         limit = data.draw(st.integers(0, len(verts) - 1))
         with pytest.raises(ProblemTooLargeError, match=f"max_vertices={limit}"):
@@ -230,14 +226,13 @@ def test_constraint_of_wrong_length():
         cone_extreme_rays(2, [[1, 0, 0]])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: cone_extreme_rays checks max_rays only inside the loop over constraints, "
-    "so with no (non-zero) constraint polytope_vertices(3, [], max_vertices=1) returns the "
-    "3 unit vectors instead of raising ProblemTooLargeError"))
 @pytest.mark.parametrize("H", [[], [[0, 0, 0]]])
 def test_max_vertices_without_constraints(H):
-    with pytest.raises(ProblemTooLargeError):
+    # the n unit vectors are already more than the limit (regression: the limit used to
+    # be checked only inside the loop over the non-zero constraints)
+    with pytest.raises(ProblemTooLargeError, match="max_vertices=1"):
         polytope_vertices(3, H, max_vertices=1)
+    assert len(polytope_vertices(3, H, max_vertices=3)) == 3
 
 
 # ---------------------------------------------------------------- McMullen bound

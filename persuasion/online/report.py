@@ -22,7 +22,7 @@ def robust_bound_curve(game, horizon: int, checkpoints, *, delta: float, growth:
 
     res = robust_regret_bound(game, horizon, delta=delta, growth=growth, warmup=warmup,
                               checkpoints=checkpoints)
-    return np.asarray(res.t), np.asarray(res.bound)
+    return np.asarray(res.checkpoints), np.asarray(res.high_probability)
 
 
 def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta: float = 0.05,
@@ -63,6 +63,8 @@ def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta:
     try:
         bound = robust_bound_curve(game, horizon, cps, delta=delta, growth=growth)
     except ImportError:  # theory package not installed
+        bound = None
+    except GameValidationError:  # e.g. receiver-types games: no bound derived
         bound = None
     summary = {"game": game.name, "horizon": horizon, "seeds": len(seeds),
                "optimal_value": next(iter(agg.values()))["optimal_value"],

@@ -452,6 +452,8 @@ class HedgeTypesLearner(_CandidateLearner):
         """The Hedge bound ``span * (ln K / eta + eta t / 8)`` at round ``t`` (default
         the horizon), in utility units, for the fixed learning rate."""
         t = self.horizon_ if t is None else t
+        if t is None:
+            raise GameValidationError("t", "give the round t (the learner has no horizon)")
         if self.eta_ == 0:
             return 0.0
         return self.v_span_ * (self.log_k_ / self.eta_ + self.eta_ * t / 8)
@@ -644,6 +646,15 @@ def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def _spawn(seed, k: int) -> list:
+    """``k`` independent generators from a seed or a Generator (numpy >= 1.24)."""
+    if isinstance(seed, np.random.Generator):
+        if hasattr(seed, "spawn"):
+            return seed.spawn(k)
+        return [np.random.default_rng(int(s)) for s in seed.integers(0, 2**63 - 1, size=k)]
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(k)]
+
+
 def stochastic_types_sequence(type_probabilities, horizon: int, *, seed=None) -> np.ndarray:
     """``horizon`` i.i.d. type indices drawn from ``type_probabilities``."""
     horizon = _check_positive_int(horizon, "horizon")
@@ -708,6 +719,10 @@ class TypesRegretRun:
     Regrets (properties): ``pseudo_regret_opt = opt_total - utility_total``,
     ``pseudo_regret_candidates = best_candidate_total - utility_total``, the same with
     ``expected_`` (mixture) and ``realised_`` in place of ``pseudo_``.
+
+    ``types`` and ``choices`` record ``theta_t`` and ``j_t`` (an index into the
+    learner's candidates, ``candidate_names``) of every round; ``to_dict`` leaves them
+    out.
     """
 
     learner: str
@@ -858,8 +873,7 @@ def simulate_types(game, learner, horizon: int, *, seed=None, types_sequence=Non
     t0 = time.perf_counter()
     G = _as_types_game(game)
     T, n = G.n_types, G.n_states
-    root = _rng(seed)
-    r_types, r_states, r_signals, r_learner = root.spawn(4)
+    r_types, r_states, r_signals, r_learner = _spawn(seed, 4)
     stochastic = types_sequence is None
     if stochastic:
         types = stochastic_types_sequence(G.type_probabilities, horizon, seed=r_types)
