@@ -474,7 +474,8 @@ def load_game(source, *, tol: float = DEFAULT_TOL):
         return game_from_dict(source, tol=tol)
     text = None
     origin = "game"
-    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+    if isinstance(source, Path) or (isinstance(source, str)
+                                    and not source.lstrip().startswith(("{", "["))):
         path = Path(source)
         origin = str(path)
         try:

@@ -84,7 +84,8 @@ def _highs(threads: int = 1):
     return h
 
 
-def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None = None) -> LPSolution:
+def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None = None,
+             start_basis=None) -> LPSolution:
     """Solve ``lp`` (maximisation) with HiGHS.
 
     Parameters
@@ -94,6 +95,10 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
         which exact certification needs; "ipm" runs crossover to obtain one.
     time_limit : float, optional
         Seconds; :class:`~persuasion.errors.SolverError` if exceeded.
+    start_basis : (ndarray of bool, ndarray of bool), optional
+        ``(basic columns, basic rows)`` of a starting basis; non-basic columns and rows
+        start at their lower bound. A dual-feasible one lets the dual simplex skip
+        phase 1 (see :func:`persuasion.signaling_lp.dual_feasible_basis`).
     """
     import highspy
 
@@ -117,6 +122,15 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
     mat.index_ = np.asarray(lp.indices, dtype=np.int32)
     mat.value_ = np.asarray(lp.data, dtype=np.float64)
     h.passModel(model)
+    if start_basis is not None:
+        col_basic, row_basic = start_basis
+        B, L = highspy.HighsBasisStatus.kBasic, highspy.HighsBasisStatus.kLower
+        basis = highspy.HighsBasis()
+        basis.col_status = [B if f else L for f in np.asarray(col_basic, dtype=bool).tolist()]
+        basis.row_status = [B if f else L for f in np.asarray(row_basic, dtype=bool).tolist()]
+        basis.valid = True
+        basis.alien = False
+        h.setBasis(basis)
     h.run()
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
@@ -138,28 +152,44 @@ def optimum_is_unique(lp: SparseLP, sol: LPSolution, *, tol: float = 1e-9,
                       move_tol: float = 1e-6) -> bool:
     """Decide whether the LP's optimal solution is unique.
 
-    If no non-basic column has a zero reduced cost, the optimum is unique (dual
-    non-degeneracy). Otherwise the columns ``Z`` with zero reduced cost are the only
-    ones that may move: the optimum is unique iff ``max sum_{j in Z} x_j`` over the
-    optimal face (feasible points with ``c@x >= OPT - eps``) stays at 0. That is one
-    more LP, solved here.
+    The optimal face is the set of feasible points that keep every non-basic column with
+    a non-zero reduced cost at 0 and every non-basic row with a non-zero dual at its
+    bound. What may move: the set ``Z`` of non-basic columns with zero reduced cost and
+    the set ``R`` of non-basic inequality rows with zero dual (their slack). If both are
+    empty the optimum is unique (dual non-degeneracy). Otherwise it is unique iff
+    ``max sum_{j in Z} x_j + sum_{i in R} slack_i`` over the optimal face (feasible points
+    with ``c@x >= OPT - eps``) stays at 0: if nothing in ``Z`` or ``R`` can move, every
+    non-basic quantity is fixed and the basic ones are determined by the basis. One more
+    LP, solved on the same HiGHS object (which it modifies).
     """
     import highspy
 
-    col_basic, _ = sol.basis()
+    col_basic, rows = sol.basis()
     scale = max(1.0, float(np.max(np.abs(lp.c))) if lp.n_cols else 1.0)
     zero_rc = (~col_basic) & (np.abs(sol.col_dual) <= tol * scale)
-    if not zero_rc.any():
+    lo = np.asarray(lp.row_lower, dtype=float)
+    hi = np.asarray(lp.row_upper, dtype=float)
+    status = np.array(rows)
+    zero_row = (status != BASIC) & (lo != hi) & (np.abs(sol.row_dual) <= tol * scale)
+    if not zero_rc.any() and not zero_row.any():
         return True
+    # slack of a row at its lower bound: A_i x - lo_i; at its upper bound: hi_i - A_i x
+    sign = np.where(status == UPPER, -1.0, 1.0) * zero_row
+    cost = zero_rc.astype(float)
+    const = 0.0
+    if zero_row.any():
+        data = np.asarray(lp.data, dtype=float)
+        row_of = np.repeat(np.arange(lp.n_rows), np.diff(lp.indptr))
+        np.add.at(cost, lp.indices, sign[row_of] * data)
+        bound = np.where(status == UPPER, hi, lo)
+        const = float(sign[zero_row] @ bound[zero_row])
     h = sol.highs
-    # Add the objective row c @ x >= OPT - eps and maximise the sum of the free columns.
     cols = np.flatnonzero(lp.c != 0).astype(np.int32)
     eps = tol * max(1.0, abs(sol.objective))
     h.addRow(sol.objective - eps, highspy.kHighsInf, len(cols), cols,
              np.asarray(lp.c, dtype=float)[cols])
-    h.changeColsCost(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32),
-                     zero_rc.astype(float))
+    h.changeColsCost(lp.n_cols, np.arange(lp.n_cols, dtype=np.int32), cost)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return False
-    return float(h.getInfo().objective_function_value) <= move_tol
+    return float(h.getInfo().objective_function_value) - const <= move_tol

@@ -14,7 +14,9 @@ Steps:
 4. consistency: ``sum_s x[w, s] = mu0(w)`` for every state ``w``;
 5. obedience: ``sum_w x[w,s] (u_t(w, s_t) - u_t(w, a')) >= 0`` for every signal ``s``,
    type ``t`` and action ``a' != s_t`` (ties go the sender's way);
-6. solve with HiGHS (dual simplex), read the scheme off ``x``.
+6. solve with HiGHS's dual simplex, started from a dual-feasible basis (each state's
+   favourite column basic, every obedience slack basic: :func:`dual_feasible_basis`),
+   and read the scheme off ``x``.
 
 Size for one receiver: ``n m`` variables, ``n + m (m - 1)`` rows, ``n m (m - 1) + n m``
 non-zeros; the matrix is built row-wise with numpy in one pass. With ``T`` types the
@@ -34,7 +36,8 @@ from .highs import SparseLP, optimum_is_unique, solve_lp
 from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
 from .scheme import result_from_joint
 
-__all__ = ["solve_signaling_lp", "build_signaling_lp", "action_profiles", "MAX_TYPES_VARIABLES"]
+__all__ = ["solve_signaling_lp", "build_signaling_lp", "action_profiles", "dual_feasible_basis",
+           "MAX_TYPES_VARIABLES"]
 
 #: Default ceiling on the variables (n * m^T) of the receiver-types signaling LP.
 MAX_TYPES_VARIABLES = 2_000_000
@@ -102,6 +105,28 @@ def build_signaling_lp(prior, V, U, rho, profiles, margin=0) -> SparseLP:
                     row_lower=row_lower, row_upper=row_upper)
 
 
+def dual_feasible_basis(lp: SparseLP, n_states: int):
+    """A dual-feasible starting basis of the signaling LP.
+
+    For every state ``w`` the column ``x[w, s]`` with the largest objective coefficient is
+    basic, every obedience row's slack is basic, and the consistency rows sit at their
+    bound. The duals are then ``y_w = max_s c[s, w]`` on the consistency rows and 0 on
+    the obedience rows, so every reduced cost ``c[s, w] - y_w`` is ``<= 0``: the basis is
+    dual feasible (its primal is "recommend the sender's favourite action in each state",
+    which obedience may cut off), and the dual simplex starts in phase 2. On dense
+    random 100 x 100 games this is several hundred times faster than a cold start.
+    """
+    n = n_states
+    S = lp.n_cols // n
+    c = np.asarray(lp.c, dtype=float).reshape(S, n)
+    best = np.argmax(c, axis=0)  # per state
+    col_basic = np.zeros(lp.n_cols, dtype=bool)
+    col_basic[best * n + np.arange(n)] = True
+    row_basic = np.ones(lp.n_rows, dtype=bool)
+    row_basic[:n] = False
+    return col_basic, row_basic
+
+
 def _profiles_for(game, max_variables: int) -> np.ndarray:
     n, m, T = game.n_states, game.n_actions, game.n_types
     n_signals = m ** T
@@ -116,7 +141,7 @@ def _profiles_for(game, max_variables: int) -> np.ndarray:
 
 def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True,
                        max_variables: int = MAX_TYPES_VARIABLES, max_certify_basis: int | None = None,
-                       solver: str = "simplex"):
+                       solver: str = "simplex", warm_start: bool = True):
     """Solve the game by the signaling LP. See the module docstring for the steps.
 
     Parameters
@@ -132,6 +157,9 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
         Ceiling on ``n * m^T`` for receiver-types games.
     solver : {"simplex", "ipm", "choose"}
         HiGHS algorithm.
+    warm_start : bool
+        Start the dual simplex from :func:`dual_feasible_basis` (default; ignored for
+        ``solver="ipm"``).
 
     Returns
     -------
@@ -143,7 +171,8 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
     lp = build_signaling_lp(game.prior, game.sender_utility, game.receiver_utilities,
                             game.type_probabilities, profiles)
     t_build = time.perf_counter() - t0
-    sol = solve_lp(lp, solver=solver)
+    start = dual_feasible_basis(lp, game.n_states) if warm_start and solver != "ipm" else None
+    sol = solve_lp(lp, solver=solver, start_basis=start)
     n, S = game.n_states, profiles.shape[0]
     joint = np.clip(sol.x, 0, None).reshape(S, n).T  # [state][signal]
     details = {
