@@ -107,21 +107,20 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
     h.setOptionValue("solver", solver)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
-    model = highspy.HighsLp()
-    model.num_col_ = lp.n_cols
-    model.num_row_ = lp.n_rows
-    model.col_cost_ = np.asarray(lp.c, dtype=np.float64)
-    model.col_lower_ = np.zeros(lp.n_cols)
-    model.col_upper_ = np.full(lp.n_cols, highspy.kHighsInf)
-    model.row_lower_ = np.asarray(lp.row_lower, dtype=np.float64)
-    model.row_upper_ = np.asarray(lp.row_upper, dtype=np.float64)
-    model.sense_ = highspy.ObjSense.kMaximize
-    mat = model.a_matrix_
-    mat.format_ = highspy.MatrixFormat.kRowwise
-    mat.start_ = np.asarray(lp.indptr, dtype=np.int32)
-    mat.index_ = np.asarray(lp.indices, dtype=np.int32)
-    mat.value_ = np.asarray(lp.data, dtype=np.float64)
-    h.passModel(model)
+    # the array form of passModel: no per-attribute copies of the (possibly 10^7-entry) matrix
+    status = h.passModel(
+        lp.n_cols, lp.n_rows, lp.nnz, int(highspy.MatrixFormat.kRowwise),
+        int(highspy.ObjSense.kMaximize), 0.0,
+        np.ascontiguousarray(lp.c, dtype=np.float64), np.zeros(lp.n_cols),
+        np.full(lp.n_cols, highspy.kHighsInf),
+        np.ascontiguousarray(lp.row_lower, dtype=np.float64),
+        np.ascontiguousarray(lp.row_upper, dtype=np.float64),
+        np.ascontiguousarray(lp.indptr, dtype=np.int32),
+        np.ascontiguousarray(lp.indices, dtype=np.int32),
+        np.ascontiguousarray(lp.data, dtype=np.float64),
+        np.zeros(lp.n_cols, dtype=np.int32))  # integrality: all continuous
+    if status != highspy.HighsStatus.kOk:
+        raise SolverError(f"HiGHS rejected the LP ({lp.n_rows} rows, {lp.n_cols} columns)")
     if start_basis is not None:
         col_basic, row_basic = start_basis
         B, L = highspy.HighsBasisStatus.kBasic, highspy.HighsBasisStatus.kLower
