@@ -75,7 +75,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                       "regret bound, rate) and write a report")
     v.add_argument("--out", default="verify-report", help="report folder (default verify-report)")
     v.add_argument("--games", type=int, default=100, help="random games per check (default 100)")
-    v.add_argument("--horizon", type=int, default=100000, help="rounds per run (default 1e5)")
+    v.add_argument("--horizon", type=int, default=100000, help="rounds per run (default 1e5; the slope check is "
+                                                       "asymptotic and needs T >= 1e4)")
     v.add_argument("--seeds", type=int, default=5, help="seeds per fixed game (default 5)")
     v.add_argument("--delta", type=float, default=0.05, help="robust learner's delta")
     v.add_argument("--seed", type=int, default=0, help="seed of the random games")
