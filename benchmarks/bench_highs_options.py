@@ -106,10 +106,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     results = []
     timed_out = {}
-    worker = Worker("bench_highs_options", "measure")
+    worker = Worker("bench_highs_options", "measure",
+                    warmup={"config": "simplex", "n": 3, "seed": 0, "utilities": "uniform"})
     try:
-        # warm-up: imports and a tiny solve, outside any timer
-        worker.run({"config": "simplex", "n": 3, "seed": 0, "utilities": "uniform"}, 120)
         for n in args.sizes:
             for name in args.configs:
                 row = {"n": n, "config": name, "runs": [], "status": "ok"}

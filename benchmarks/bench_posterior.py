@@ -39,15 +39,16 @@ REL_TOL = 1e-6
 # ---------------------------------------------------------------- worker side
 
 def measure(task, state):
-    """Worker entry point: one timed posterior solve and one signaling solve of a game."""
+    """Worker entry point: one timed posterior solve and one signaling solve of a game
+    (or, for ``{"warmup": True}``, the untimed warm-up)."""
     import persuasion
     from persuasion.game import Game
 
-    if not state.get("warm"):
+    if task.get("warmup"):
         g = Game([0.5, 0.5], [[0, 1], [0, 1]], [[1, 0], [0, 1]])
         persuasion.solve(g, "posterior", check_unique=False)
         persuasion.solve(g, "signaling", check_unique=False)
-        state["warm"] = True
+        return {}
     n, m = task["n"], task["m"]
     g = Game(*random_game_data(n, m, task["seed"], task["utilities"]))
     t0 = time.perf_counter()
@@ -162,7 +163,7 @@ def main(argv=None):
     args = parse_args(argv)
     t0 = time.perf_counter()
     series = []
-    worker = Worker("bench_posterior", "measure")
+    worker = Worker("bench_posterior", "measure", warmup={"warmup": True})
     try:
         for title, sizes, actions in (("m = 3 actions", args.m3_sizes, 3),
                                       ("m = n actions", args.square_sizes, None)):

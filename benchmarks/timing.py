@@ -90,10 +90,14 @@ class Worker:
         ``target(task, state)`` where ``state`` is a dict kept between tasks in the
         same worker (a cache for the game of the current size), and returns a
         picklable dict.
+    warmup : dict, optional
+        A task run (untimed, without the time limit) whenever a fresh worker starts:
+        imports and a tiny solve, so that no measurement pays for them.
     """
 
-    def __init__(self, target_module: str, target_name: str):
+    def __init__(self, target_module: str, target_name: str, warmup=None):
         self._target = (target_module, target_name)
+        self._warmup = warmup
         self._ctx = multiprocessing.get_context("spawn")
         self._proc = None
         self._conn = None
@@ -105,6 +109,11 @@ class Worker:
         self._proc.start()
         child.close()
         self._conn = parent
+        if self._warmup is not None:
+            self._conn.send(self._warmup)
+            kind, out = self._conn.recv()
+            if kind != "ok":
+                raise RuntimeError(f"benchmark worker warm-up failed: {out}")
 
     def run(self, task, timeout: float):
         """Run one task. Returns ``("ok", result)``, ``("error", text)`` or

@@ -129,3 +129,19 @@ def test_console_script_subprocess(tmp_path):
     p = subprocess.run([sys.executable, "-m", "persuasion.cli", "solve", good, "--json"],
                        capture_output=True, text=True)
     assert p.returncode == 0 and json.loads(p.stdout)["value"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("game, ext", [(PROSECUTOR, "png"), (THREE, "svg"), (TYPES, "pdf")])
+def test_solve_plot_file(tmp_path, capsys, game, ext):
+    out = tmp_path / f"plot.{ext}"
+    code, stdout, err = run(["solve", write(tmp_path, game), "--method", "posterior",
+                             "--plot", str(out)], capsys)
+    assert code == 0, err
+    assert out.stat().st_size > 5_000 and "plot written" in stdout
+
+
+def test_solve_plot_bad_extension(tmp_path, capsys):
+    code, out, err = run(["solve", write(tmp_path, PROSECUTOR), "--plot",
+                          str(tmp_path / "x.jpg")], capsys)
+    assert code == 2 and err.startswith("persuasion: error: --plot:") and "Traceback" not in err
+    assert "plot: plot" not in err

@@ -123,6 +123,7 @@ def test_regret_cli_json_schema(tmp_path, capsys):
     assert d["curve"][-1][0] == 3000 and all(len(p) == 2 for p in d["curve"])
     ts = [p[0] for p in d["curve"]]
     assert ts == sorted(ts) and ts[0] >= 1
+    assert len(d["learners"]["robust"]["realised_curve_std"]) == len(d["curve"])
     assert d["learners"]["full"]["final_regret_mean"] == pytest.approx(3000 * 0.3)
     assert (out / "runs.jsonl").exists() and (out / "summary.json").exists()
     assert (out / "regret.png").stat().st_size > 10_000

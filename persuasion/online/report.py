@@ -85,6 +85,7 @@ def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta:
             "curve": [[int(t), float(r)] for t, r in zip(a["checkpoints"], a["pseudo_mean"])],
             "curve_std": [float(s) for s in a["pseudo_std"]],
             "realised_curve": [[int(t), float(r)] for t, r in zip(a["checkpoints"], a["realised_mean"])],
+            "realised_curve_std": [float(s) for s in a["realised_std"]],
         }
     first = summary["learners"][learners[0]]
     summary.update({"learner": learners[0], **{k: first[k] for k in (
