@@ -162,6 +162,19 @@ def _check_game(game):
 
 
 # ------------------------------------------------------------------ confidence radius
+def _check_int(value, field: str, minimum: int, what: str) -> int:
+    """``value`` as an int >= ``minimum`` (bools and non-integers refused)."""
+    if isinstance(value, bool):
+        raise GameValidationError(field, f"expected {what}, got {value!r}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise GameValidationError(field, f"expected {what}, got {value!r}") from None
+    if v < minimum:
+        raise GameValidationError(field, f"expected {what}, got {v}")
+    return v
+
+
 def l1_confidence_radius(t, n_states, delta, *, cap: bool = True) -> float:
     """Radius of the L1 confidence set around an empirical prior (Weissman et al. 2003).
 
@@ -203,22 +216,8 @@ def l1_confidence_radius(t, n_states, delta, *, cap: bool = True) -> float:
     >>> l1_confidence_radius(0, 3, 0.1), l1_confidence_radius(5, 1, 0.1)
     (2.0, 0.0)
     """
-    if isinstance(t, bool):
-        raise GameValidationError("t", f"expected a non-negative integer, got {t!r}")
-    try:
-        t = operator.index(t)
-    except TypeError:
-        raise GameValidationError("t", f"expected a non-negative integer, got {t!r}") from None
-    if t < 0:
-        raise GameValidationError("t", f"expected a non-negative integer, got {t}")
-    if isinstance(n_states, bool):
-        raise GameValidationError("n_states", f"expected a positive integer, got {n_states!r}")
-    try:
-        n = operator.index(n_states)
-    except TypeError:
-        raise GameValidationError("n_states", f"expected a positive integer, got {n_states!r}") from None
-    if n < 1:
-        raise GameValidationError("n_states", f"expected a positive integer, got {n}")
+    t = _check_int(t, "t", 0, "a non-negative integer")
+    n = _check_int(n_states, "n_states", 1, "a positive integer")
     if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not (0 < float(delta) <= 1):
         raise GameValidationError("delta", f"expected a probability in (0, 1], got {delta!r}")
     if n == 1:

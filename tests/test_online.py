@@ -155,3 +155,24 @@ def test_slope_fit():
 
 def test_all_learners_registered():
     assert set(LEARNERS) == {"robust", "plugin", "explore-commit", "full", "none"}
+
+
+def test_full_revelation_for_receiver_types_with_more_states_than_actions():
+    """Each type's recommended action is a best response in every state that sends it
+    (the learners' old copy indexed past the last action column when n > m)."""
+    from persuasion import ReceiverTypesGame
+
+    rng = np.random.default_rng(4)
+    g = ReceiverTypesGame([0.2, 0.3, 0.1, 0.4], rng.integers(0, 5, (4, 2)),
+                          rng.integers(0, 5, (2, 4, 2)), [0.5, 0.5])
+    scheme, rec = full_revelation_scheme(g)
+    assert scheme.shape[0] == 4 and np.allclose(scheme.sum(1), 1) and (rec == -1).all()
+    from persuasion.signaling_lp import action_profiles
+    profiles = action_profiles(2, 2)
+    for w in range(4):
+        prof = profiles[int(np.argmax(scheme[w]))]
+        for t in range(2):
+            row = g.receiver_utilities[t][w]
+            assert row[prof[t]] == row.max()
+    run = simulate(g, make_learner("full"), 100, seed=0)
+    assert run.pseudo_regret[-1] >= 0

@@ -63,7 +63,6 @@ import numpy as np
 from persuasion.errors import GameValidationError, SolverError
 from persuasion.highs import SparseLP, solve_lp
 from persuasion.online.learners import epoch_schedule
-from persuasion.online.learners import full_revelation_scheme as _learner_full_revelation
 from persuasion.online.simulate import log_checkpoints
 from persuasion.robust import full_revelation_scheme as _robust_full_revelation
 from persuasion.robust import l1_confidence_radius, solve_robust
@@ -366,8 +365,7 @@ def instance_constants(game, *, exempt_dominated: bool = True) -> InstanceConsta
     opt = strict_value(game, 0.0, exempt_dominated=exempt_dominated)
     fr, _ = _robust_full_revelation(game)
     v_f = float(mu @ (np.asarray(fr) * V).sum(1))
-    wscheme, _ = _learner_full_revelation(game)
-    warm = evaluate_scheme(game, wscheme, tie_breaking="sender").sender_value
+    warm = evaluate_scheme(game, fr, tie_breaking="sender").sender_value
     return InstanceConstants(
         opt=float(opt), full_revelation_value=v_f, warmup_value=float(warm),
         v_min=float(mu @ V.min(1)), v_range=float(V.max() - V.min()),

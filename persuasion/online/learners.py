@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import GameValidationError
 from ..highs import solve_lp
+from ..robust import full_revelation_scheme as _robust_full_revelation
 from ..signaling_lp import action_profiles, build_signaling_lp
 
 __all__ = ["Learner", "RobustLearner", "PlugInLearner", "ExploreThenCommitLearner",
@@ -43,7 +44,8 @@ __all__ = ["Learner", "RobustLearner", "PlugInLearner", "ExploreThenCommitLearne
            "full_revelation_scheme", "epoch_schedule"]
 
 
-def _check_positive_int(value, field):
+def check_positive_int(value, field):
+    """``value`` as an int if it is a positive integer (not a bool), else a clear error."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise GameValidationError(field, f"expected a positive integer, got {value!r}")
     return int(value)
@@ -60,27 +62,17 @@ def epoch_schedule(warmup: int, growth: float, horizon: int) -> list[int]:
 
 
 def full_revelation_scheme(game) -> tuple[np.ndarray, np.ndarray]:
-    """Recommend in each state a receiver best response there (sender-preferred among ties).
+    """Full revelation as ``(scheme [state][signal], recommendation)``.
 
-    Obedient under every prior: each recommended action is a best response in every
-    state that sends it. One receiver only (for types, recommend per-type profiles).
-    Returns ``(scheme [state][action], recommendation)``.
+    The scheme of :func:`persuasion.robust.full_revelation_scheme` (each state recommends
+    a best response of every type there, sender-preferred among ties), obedient under
+    every prior. ``recommendation`` is the action each signal recommends to the one
+    receiver, or -1 for receiver types (whose signals are action profiles).
     """
-    n, m = game.n_states, game.n_actions
-    U, V = game.receiver_utilities, game.sender_utility
-    scheme = np.zeros((n, m))
-    for w in range(n):
-        if game.n_types == 1:
-            row = U[0][w]
-            best = np.flatnonzero(row >= row.max() - 1e-12)
-            a = int(best[np.argmax(V[w, best])])
-        else:  # a signal per state: full revelation
-            a = w
-        scheme[w, a] = 1.0
-    if game.n_types > 1:
-        scheme = np.eye(n)
-        return scheme, -np.ones(n, dtype=int)
-    return scheme, np.arange(m)
+    scheme, profiles = _robust_full_revelation(game)
+    if game.n_types == 1:
+        return scheme, profiles[:, 0].copy()
+    return scheme, -np.ones(profiles.shape[0], dtype=int)
 
 
 class Learner:
@@ -135,8 +127,8 @@ class _EpochLearner(Learner):
         if not (isinstance(growth, (int, float)) and growth > 1):
             raise GameValidationError("growth", f"expected a number > 1, got {growth!r}")
         self.growth = float(growth)
-        self.warmup = _check_positive_int(warmup, "warmup")
-        self.resolve_every = None if resolve_every is None else _check_positive_int(
+        self.warmup = check_positive_int(warmup, "warmup")
+        self.resolve_every = None if resolve_every is None else check_positive_int(
             resolve_every, "resolve_every")
 
     def reset(self, game, horizon=None):
@@ -176,12 +168,7 @@ def plug_in_scheme(game, mu_hat) -> tuple[np.ndarray, np.ndarray]:
     pos = mu_hat > 0
     scheme[pos] = x[pos] / np.maximum(x[pos].sum(1, keepdims=True), 1e-300)
     if (~pos).any():  # unseen states: recommend a best response there (obedient)
-        fr, _ = full_revelation_scheme(game)
-        if game.n_types == 1:
-            scheme[~pos] = fr[~pos]
-        else:
-            scheme[~pos] = 0.0
-            scheme[~pos, 0] = 1.0
+        scheme[~pos] = _robust_full_revelation(game)[0][~pos]
     rec = profiles[:, 0] if game.n_types == 1 else -np.ones(S, dtype=int)
     return scheme, rec
 
@@ -245,7 +232,7 @@ class ExploreThenCommitLearner(Learner):
 
     def __init__(self, *, explore_rounds: int | None = None, seed=None):
         super().__init__(seed=seed)
-        self.explore_rounds = None if explore_rounds is None else _check_positive_int(
+        self.explore_rounds = None if explore_rounds is None else check_positive_int(
             explore_rounds, "explore_rounds")
 
     def reset(self, game, horizon=None):

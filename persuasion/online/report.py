@@ -108,10 +108,6 @@ def regret_command(args) -> int:
     learners = [x.strip() for x in args.learner.split(",") if x.strip()]
     if not learners:
         raise GameValidationError("--learner", "no learner given")
-    if args.seeds < 1:
-        raise GameValidationError("--seeds", "must be a positive integer")
-    if args.horizon < 1:
-        raise GameValidationError("--horizon", "must be a positive integer")
     if not 0 < args.delta < 1:
         raise GameValidationError("--delta", "must be in (0, 1)")
     if args.growth <= 1:

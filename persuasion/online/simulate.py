@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import GameValidationError
-from ..scheme import evaluate_scheme
+from ..scheme import evaluate_scheme, obedience_violation
 
 __all__ = ["RegretRun", "simulate", "optimal_value", "log_checkpoints"]
 
@@ -93,14 +93,13 @@ def _blind_copy(game):
 def _obedient(game, ev, recommendation, tol) -> bool:
     """Every positive-probability signal's recommended action is a best response to its
     true posterior (within ``tol``); signals that recommend nothing (-1) are skipped."""
-    U = game.receiver_utilities[0]
-    for k, p in enumerate(ev.signal_probabilities):
-        if p <= 0 or k >= len(recommendation) or recommendation[k] < 0:
-            continue
-        payoff = ev.posteriors[k] @ U
-        if payoff[recommendation[k]] < payoff.max() - tol:
-            return False
-    return True
+    keep = [k for k, p in enumerate(ev.signal_probabilities)
+            if p > 0 and k < len(recommendation) and recommendation[k] >= 0]
+    if not keep:
+        return True
+    # posteriors as the columns of a "joint": the gains come out per unit of probability
+    return obedience_violation(game, ev.posteriors[keep].T,
+                               [(int(recommendation[k]),) for k in keep]) <= tol
 
 
 def simulate(game, learner, horizon: int, *, seed=None, opt: float | None = None,

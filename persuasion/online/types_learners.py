@@ -55,6 +55,7 @@ import numpy as np
 
 from ..errors import GameValidationError, ProblemTooLargeError
 from ..game import Game, ReceiverTypesGame
+from .learners import check_positive_int
 from ..scheme import evaluate_scheme
 from .simulate import log_checkpoints
 
@@ -70,12 +71,6 @@ MAX_GRID_POINTS = 10_000
 
 
 # ----------------------------------------------------------------------- helpers
-def _check_positive_int(value, field_name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise GameValidationError(field_name, f"expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def _as_types_game(game) -> ReceiverTypesGame:
     """A :class:`ReceiverTypesGame` (a one-receiver :class:`Game` becomes one type)."""
     if isinstance(game, ReceiverTypesGame):
@@ -118,8 +113,8 @@ def type_grid(n_types: int, grid: int) -> list[tuple[Fraction, ...]]:
     ``C(grid + T - 1, T - 1)`` points, in lexicographic order of the bar positions; the
     ``T`` vertices (one type for sure) are always among them.
     """
-    T = _check_positive_int(n_types, "n_types")
-    g = _check_positive_int(grid, "grid")
+    T = check_positive_int(n_types, "n_types")
+    g = check_positive_int(grid, "grid")
     count = math.comb(g + T - 1, T - 1)
     if count > MAX_GRID_POINTS:
         raise ProblemTooLargeError(
@@ -310,7 +305,7 @@ class TypesLearner:
     def reset(self, game, horizon: int | None = None, *, rng=None):
         G = _as_types_game(game)
         self.game_ = G
-        self.horizon_ = None if horizon is None else _check_positive_int(horizon, "horizon")
+        self.horizon_ = None if horizon is None else check_positive_int(horizon, "horizon")
         if self.seed is not None:
             self.rng_ = (self.seed if isinstance(self.seed, np.random.Generator)
                          else np.random.default_rng(self.seed))
@@ -363,7 +358,7 @@ class _CandidateLearner(TypesLearner):
 
     def __init__(self, *, grid: int = DEFAULT_GRID, candidates=None, seed=None):
         super().__init__(seed=seed)
-        self.grid = _check_positive_int(grid, "grid")
+        self.grid = check_positive_int(grid, "grid")
         self.candidates = candidates
 
     def reset(self, game, horizon=None, *, rng=None):
@@ -657,7 +652,7 @@ def _spawn(seed, k: int) -> list:
 
 def stochastic_types_sequence(type_probabilities, horizon: int, *, seed=None) -> np.ndarray:
     """``horizon`` i.i.d. type indices drawn from ``type_probabilities``."""
-    horizon = _check_positive_int(horizon, "horizon")
+    horizon = check_positive_int(horizon, "horizon")
     p = np.asarray(type_probabilities, dtype=float).ravel()
     if p.size == 0 or (p < 0).any() or abs(p.sum() - 1) > 1e-9:
         raise GameValidationError("type_probabilities", "expected a probability vector")
@@ -676,9 +671,9 @@ def block_types_sequence(n_types: int, horizon: int, *, first_block: int = 1,
     same type twice in a row. With ``growth = 2`` the empirical type distribution keeps
     oscillating, the classic sequence on which follow-the-leader has linear regret.
     """
-    T = _check_positive_int(n_types, "n_types")
-    horizon = _check_positive_int(horizon, "horizon")
-    first_block = _check_positive_int(first_block, "first_block")
+    T = check_positive_int(n_types, "n_types")
+    horizon = check_positive_int(horizon, "horizon")
+    first_block = check_positive_int(first_block, "first_block")
     if not (isinstance(growth, (int, float)) and not isinstance(growth, bool) and growth >= 1):
         raise GameValidationError("growth", f"expected a number >= 1, got {growth!r}")
     rng = _rng(seed)
@@ -861,7 +856,7 @@ def simulate_types(game, learner, horizon: int, *, seed=None, types_sequence=Non
     round's type, ``utilities[j_t, theta_t]``; states and signals are sampled only for
     the realised utility and for partial feedback.
     """
-    horizon = _check_positive_int(horizon, "horizon")
+    horizon = check_positive_int(horizon, "horizon")
     if feedback not in ("full", "partial"):
         raise GameValidationError("feedback", f"expected 'full' or 'partial', got {feedback!r}")
     if not isinstance(learner, TypesLearner):
