@@ -1,10 +1,12 @@
-"""Command-line interface: ``persuasion solve`` and ``persuasion demo``.
+"""Command-line interface: ``persuasion solve``, ``regret``, ``verify``, ``demo``, and the
+LLM bridge's ``bridge``, ``train`` and ``cyclealign`` (:mod:`llm_bridge.cli`).
 
 The interface is used by scripts and by the project's own checks: keep it stable.
 
 Exit codes: 0 success; 1 ``verify`` found a failing check; 2 invalid input or option (one line on stderr naming the field);
 3 ``--exact`` was asked for and certification failed; 4 ``--method both`` found the
-two methods disagreeing; 5 the problem exceeds a size limit.
+two methods disagreeing; 5 the problem exceeds a size limit; 6 a receiver (LLM API) failed
+after its retries.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                     "a summary")
     d.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     d.add_argument("--quiet", action="store_true", help="print only the summary path")
+    d.add_argument("--no-llm", action="store_true",
+                   help="skip the LLM-bridge part (it needs the llm extra and a few minutes)")
+    from llm_bridge.cli import add_commands
+
+    add_commands(sub)
     return p
 
 
@@ -150,6 +157,10 @@ def _solve_command(args) -> int:
 def main(argv=None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("bridge", "train", "cyclealign"):
+        from llm_bridge.cli import run
+
+        return run(args)
     try:
         if args.command == "solve":
             return _solve_command(args)
@@ -171,7 +182,7 @@ def main(argv=None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            path = run_demo(args.out, verbose=not args.quiet)
+            path = run_demo(args.out, verbose=not args.quiet, llm=not args.no_llm)
             if args.quiet:
                 print(path)
             return 0

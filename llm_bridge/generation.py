@@ -1,0 +1,389 @@
+"""Batched generation with a KV cache, left padding, greedy or seeded sampling, and a disk cache.
+
+The decode loop is our own (not ``model.generate``) for two reasons:
+
+1. **Per-row seeds.** With sampling, every prompt gets its own ``torch.Generator`` seeded from
+   ``(settings.seed, prompt)``, so a prompt's sample does not depend on which other prompts
+   share its batch. That is what makes the disk cache sound: a cached answer is the answer a
+   rerun would produce (up to floating-point effects of padding, which can flip exact ties).
+2. **Stop strings and accounting.** Rows stop at an end-of-sequence token or a stop string;
+   the loop ends when every row has stopped, and reports prompt and new token counts.
+
+Steps of :func:`generate`:
+
+1. look every prompt up in the cache (key: model fingerprint, prompt text, settings);
+2. sort the misses by token length (less padding), cut them into batches of ``batch_size``;
+3. per batch: left-pad, run the prompt once, then one token per step through the KV cache
+   with explicit ``position_ids`` (so left padding does not shift positions);
+4. write each finished batch to the cache at once (an interrupted run loses at most one batch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+from .errors import ConfigError
+
+__all__ = [
+    "GenerationSettings",
+    "Generation",
+    "chat_prompt",
+    "generate",
+    "sequence_logprobs",
+    "encode_prompts",
+]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How to decode. ``batch_size`` does not change results and is not part of cache keys."""
+
+    max_new_tokens: int = 128
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+    batch_size: int = 8
+    ignore_eos: bool = False  # decode exactly max_new_tokens (benchmarks); part of the cache key when True
+
+    def __post_init__(self):
+        for field in ("max_new_tokens", "batch_size"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{field}: expected a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
+        if not (self.temperature > 0):
+            raise ConfigError(f"temperature: expected > 0, got {self.temperature!r}")
+        if not (0 < self.top_p <= 1):
+            raise ConfigError(f"top_p: expected 0 < top_p <= 1, got {self.top_p!r}")
+        if isinstance(self.stop, str) or not all(isinstance(s, str) and s for s in self.stop):
+            raise ConfigError(f"stop: expected a tuple of non-empty strings, got {self.stop!r}")
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if not isinstance(self.ignore_eos, bool):
+            raise ConfigError(f"ignore_eos: expected a bool, got {self.ignore_eos!r}")
+
+    def cache_key(self) -> dict:
+        key = asdict(self)
+        key.pop("batch_size")
+        key["stop"] = list(self.stop)
+        if not self.ignore_eos:  # keeps the keys of caches written before the field existed
+            key.pop("ignore_eos")
+        if not self.do_sample:  # greedy decoding ignores these
+            key.pop("temperature")
+            key.pop("top_p")
+            key.pop("seed")
+        return key
+
+
+@dataclass
+class Generation:
+    """One generated answer."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+    cached: bool = False
+
+
+def chat_prompt(lm, messages: Sequence[dict], *, add_generation_prompt: bool = True) -> str:
+    """Render OpenAI-style messages as the model's prompt text.
+
+    Uses the tokenizer's chat template; a model without one (GPT-2) gets the plain layout
+    ``"System: …\\n\\nUser: …\\n\\nAssistant:"``.
+    """
+    if not messages:
+        raise ConfigError("messages: expected at least one message")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+            raise ConfigError(f"messages[{i}]: expected a dict with role system/user/assistant, got {m!r}")
+        if not isinstance(m.get("content"), str):
+            raise ConfigError(f"messages[{i}].content: expected a string")
+    if lm.has_chat_template:
+        return lm.tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+    parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    text = "\n\n".join(parts)
+    return text + ("\n\nAssistant:" if add_generation_prompt else "")
+
+
+def _row_seed(seed: int, prompt: str) -> int:
+    digest = hashlib.sha256(f"{seed}\x00{prompt}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _eos_ids(lm) -> set[int]:
+    ids = set()
+    tok = lm.tokenizer
+    if tok.eos_token_id is not None:
+        ids.add(int(tok.eos_token_id))
+    gen_eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
+    if isinstance(gen_eos, int):
+        ids.add(gen_eos)
+    elif gen_eos:
+        ids.update(int(i) for i in gen_eos)
+    vocab = tok.get_vocab()
+    for special in ("<|im_end|>", "<end_of_turn>", "<|endoftext|>", "<|eot_id|>"):
+        if special in vocab:
+            ids.add(int(vocab[special]))
+    return ids
+
+
+def encode_prompts(lm, prompts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each prompt, with the BOS token the model expects."""
+    tok = lm.tokenizer
+    bos = tok.bos_token
+    wants_bos = False
+    if bos is not None and tok.bos_token_id is not None:
+        probe = tok("a", add_special_tokens=True)["input_ids"]
+        wants_bos = bool(probe) and probe[0] == tok.bos_token_id
+    out = []
+    for p in prompts:
+        ids = tok(p, add_special_tokens=False)["input_ids"]
+        if wants_bos and not p.startswith(bos):
+            ids = [tok.bos_token_id] + ids
+        out.append(ids)
+    return out
+
+
+def _max_positions(lm) -> int | None:
+    cfg = lm.model.config
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _left_pad(lm, rows: list[list[int]]):
+    import torch
+
+    pad = lm.tokenizer.pad_token_id
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        if r:
+            ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+            mask[i, width - len(r):] = 1
+    return ids.to(lm.device), mask.to(lm.device)
+
+
+def _sample(logits, settings: GenerationSettings, generators, active):
+    import torch
+
+    if not settings.do_sample:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / settings.temperature, dim=-1)
+    out = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
+    for i in range(logits.shape[0]):
+        if not active[i]:
+            continue
+        p = probs[i]
+        if settings.top_p < 1.0:
+            sorted_p, order = torch.sort(p, descending=True)
+            keep = torch.cumsum(sorted_p, 0) - sorted_p < settings.top_p
+            keep[0] = True
+            p = torch.zeros_like(p).scatter(0, order[keep], sorted_p[keep])
+        out[i] = torch.multinomial(p.cpu(), 1, generator=generators[i]).item()
+    return out
+
+
+def _last_logits_only(model) -> dict:
+    """``{"logits_to_keep": 1}`` where the model's forward accepts it (transformers >= 4.45).
+
+    Without it the prompt pass computes the vocabulary projection at every prompt position
+    (batch x length x vocabulary logits), of which decoding needs only the last.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+
+def _decode_batch(lm, prompts: list[str], ids_rows: list[list[int]], settings: GenerationSettings):
+    import torch
+
+    tok = lm.tokenizer
+    eos = set() if settings.ignore_eos else _eos_ids(lm)
+    n = len(prompts)
+    ids, mask = _left_pad(lm, ids_rows)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    generators = None
+    if settings.do_sample:
+        generators = [torch.Generator().manual_seed(_row_seed(settings.seed, p)) for p in prompts]
+    new = [[] for _ in range(n)]
+    done = [False] * n
+    texts = [""] * n
+    stop_tail = max((len(s) for s in settings.stop), default=0)
+    past = None
+    cur_ids, cur_pos = ids, positions
+    extra = _last_logits_only(lm.model)
+    with torch.inference_mode():
+        for _ in range(settings.max_new_tokens):
+            out = lm.model(
+                input_ids=cur_ids,
+                attention_mask=mask,
+                position_ids=cur_pos,
+                past_key_values=past,
+                use_cache=True,
+                **extra,
+            )
+            past = out.past_key_values
+            logits = out.logits[:, -1, :].float()
+            nxt = _sample(logits, settings, generators, [not d for d in done])
+            nxt_list = nxt.tolist()
+            for i in range(n):
+                if done[i]:
+                    nxt_list[i] = tok.pad_token_id
+                    continue
+                t = nxt_list[i]
+                if t in eos:
+                    done[i] = True
+                    continue
+                new[i].append(t)
+                if settings.stop:
+                    tail = tok.decode(new[i][-(stop_tail + 8):], skip_special_tokens=True)
+                    if any(s in tail for s in settings.stop):
+                        done[i] = True
+            if all(done):
+                break
+            cur_ids = torch.tensor(nxt_list, dtype=torch.long, device=lm.device)[:, None]
+            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=mask.device)], dim=1)
+            cur_pos = cur_pos[:, -1:] + 1
+    for i in range(n):
+        text = tok.decode(new[i], skip_special_tokens=True)
+        for s in settings.stop:
+            cut = text.find(s)
+            if cut >= 0:
+                text = text[:cut]
+        texts[i] = text
+    return texts, [len(r) for r in ids_rows], [len(r) for r in new]
+
+
+def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = None, *, cache=None,
+             progress: bool | str = False) -> list[Generation]:
+    """Generate one continuation per prompt (see the module docstring for the steps).
+
+    Parameters
+    ----------
+    lm : LoadedModel
+    prompts : sequence of str
+        Full prompt texts (use :func:`chat_prompt` for chat models).
+    settings : GenerationSettings
+    cache : GenerationCache, optional
+    progress : bool or str
+        Show a tqdm bar (a string is its description).
+
+    Returns
+    -------
+    list of Generation, in the order of ``prompts``.
+    """
+    settings = settings or GenerationSettings()
+    if isinstance(prompts, str):
+        raise ConfigError("prompts: expected a sequence of strings, got one string")
+    prompts = list(prompts)
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str):
+            raise ConfigError(f"prompts[{i}]: expected a string, got {type(p).__name__}")
+    results: list[Generation | None] = [None] * len(prompts)
+    keys = [None] * len(prompts)
+    todo = []
+    skey = settings.cache_key()
+    for i, p in enumerate(prompts):
+        if cache is not None:
+            keys[i] = cache.key(lm.fingerprint, p, skey)
+            hit = cache.get(keys[i])
+            if hit is not None:
+                results[i] = Generation(hit["text"], hit["prompt_tokens"], hit["new_tokens"], 0.0, True)
+                continue
+        todo.append(i)
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=progress if isinstance(progress, str) else "generate", unit="prompt")
+    if todo:
+        encoded = encode_prompts(lm, [prompts[i] for i in todo])
+        limit = _max_positions(lm)
+        for j, i in enumerate(todo):
+            if not encoded[j]:
+                raise ConfigError(f"prompts[{i}]: the prompt encodes to no tokens")
+            if limit is not None and len(encoded[j]) + settings.max_new_tokens > limit:
+                raise ConfigError(
+                    f"prompts[{i}]: {len(encoded[j])} prompt tokens + max_new_tokens="
+                    f"{settings.max_new_tokens} exceed the model's {limit} positions"
+                )
+        order = sorted(range(len(todo)), key=lambda j: len(encoded[j]))
+        for start in range(0, len(order), settings.batch_size):
+            chunk = order[start:start + settings.batch_size]
+            idx = [todo[j] for j in chunk]
+            t0 = time.perf_counter()
+            texts, n_prompt, n_new = _decode_batch(lm, [prompts[i] for i in idx], [encoded[j] for j in chunk], settings)
+            share = (time.perf_counter() - t0) / len(idx)
+            batch_items = []
+            for k, i in enumerate(idx):
+                results[i] = Generation(texts[k], n_prompt[k], n_new[k], share, False)
+                if cache is not None:
+                    batch_items.append(
+                        (keys[i], {"text": texts[k], "prompt_tokens": n_prompt[k], "new_tokens": n_new[k]})
+                    )
+            if batch_items:
+                cache.put_many(batch_items)
+            if bar is not None:
+                bar.update(len(idx))
+    if bar is not None:
+        bar.close()
+    return results  # type: ignore[return-value]
+
+
+def sequence_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], *, batch_size: int = 8,
+                      grad: bool = False):
+    """Log-likelihood of each completion given its prompt.
+
+    Returns
+    -------
+    torch.Tensor of shape (N, 2)
+        Column 0: the sum of the completion tokens' log-probabilities; column 1: their number.
+        With ``grad=True`` column 0 carries the autograd graph (for training).
+    """
+    import torch
+
+    if len(prompts) != len(completions):
+        raise ConfigError(f"completions: expected {len(prompts)} completions (one per prompt), got {len(completions)}")
+    tok = lm.tokenizer
+    p_ids = encode_prompts(lm, list(prompts))
+    c_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in completions]
+    rows_out = []
+    ctx = torch.enable_grad() if grad else torch.inference_mode()
+    with ctx:
+        for start in range(0, len(p_ids), batch_size):
+            sl = slice(start, start + batch_size)
+            rows = [p + c for p, c in zip(p_ids[sl], c_ids[sl])]
+            ids, mask = _left_pad(lm, rows)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
+            logp = torch.log_softmax(logits[:, :-1, :], dim=-1)
+            target = ids[:, 1:]
+            tok_lp = logp.gather(-1, target[..., None])[..., 0]
+            width = ids.shape[1]
+            for k, c in enumerate(c_ids[sl]):
+                n_c = len(c)
+                if n_c == 0:
+                    rows_out.append(torch.stack([tok_lp.new_zeros(()), tok_lp.new_zeros(())]))
+                    continue
+                # completion tokens occupy the last n_c positions; predicted from the previous ones
+                s = tok_lp[k, width - 1 - n_c:width - 1].sum()
+                rows_out.append(torch.stack([s, s.new_tensor(float(n_c))]))
+    if not rows_out:
+        return torch.zeros((0, 2))
+    return torch.stack(rows_out)

