@@ -132,7 +132,7 @@ def calibrate(task, problems: Sequence, states: Sequence[int], state_names: Sequ
         rows = []
         for (i, a), h, r in zip(part, hints, resp):
             row = {"uid": problems[i].uid, "state": state_names[states[i]], "action": actions[a].name,
-                   "hint": h.text, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
+                   "hint": h.text, "advisor_raw": h.raw_text, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
                    "completion_tokens": r.completion_tokens, "hint_seconds": h.seconds,
                    "answer_seconds": r.seconds}
             rows.append(row)

@@ -49,6 +49,8 @@ def add_commands(sub) -> None:
     e.add_argument("--effort-cost", type=float, default=0.2,
                    help="the Receiver's cost per unit of answer length (fraction of --max-new-tokens)")
     e.add_argument("--scheme", choices=("optimal", "learned"), default="optimal")
+    e.add_argument("--game-from", default=None,
+                   help="a previous run's summary.json (or folder): reuse its calibrated game and scheme")
     e.add_argument("--horizon", type=_positive("--horizon"), default=10_000,
                    help="rounds of the online learner on the estimated game")
     e.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=160)
@@ -104,7 +106,7 @@ def _evaluate_command(args) -> int:
                      effort_cost=args.effort_cost, scheme=args.scheme, horizon=args.horizon,
                      max_new_tokens=args.max_new_tokens, hint_tokens=args.hint_tokens,
                      hint_format=args.hint_format, batch_size=args.batch_size, device=args.device,
-                     out=args.out, cache=args.cache)
+                     out=args.out, cache=args.cache, game_from=args.game_from)
     summary = run_evaluation(cfg, progress=not args.no_progress)
     if args.json:
         slim = {k: v for k, v in summary.items() if k not in ("calibration",)}

@@ -291,6 +291,7 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
                 "item_state": states.names[x_prior] if cond == "prior" else (states.names[x] if cond == "posterior" else None),
                 "signal": actions[a].name if a is not None else None,
                 "hint": h.text if h else None, "advisor_text": h.advisor_text if h else None,
+                "advisor_raw": h.raw_text if h else None,
                 "prompt": r.prompt, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
                 "score": r.score, "detail": r.detail, "completion_tokens": r.completion_tokens,
                 "hint_seconds": h.seconds if h else 0.0, "answer_seconds": r.seconds,

@@ -20,8 +20,9 @@ Steps of :func:`train_advisor`:
    support (``"support"``) or every action (``"all"``). For each (problem, signal) group,
    ``k`` hints are sampled from the base Advisor (temperature ``temperature``, sample ``j`` with
    seed ``f(seed, j)``), the Receiver answers each greedily, and the hint's **reward** is 1 if
-   the answer is correct, else 0 (or the grader's score, ``reward="score"``). Every sample is appended to ``samples.jsonl`` as its chunk completes;
-   a rerun skips the finished ones (and the generation cache repeats no model call);
+   the answer is correct, else 0 (or the grader's score, ``reward="score"``). Every sample is
+   appended to ``samples.jsonl`` as its chunk completes; a rerun skips the finished ones (and
+   the generation cache repeats no model call);
 3. **RFT** (``method`` ``rft`` or ``rft+dpo``): supervised fine-tuning of the LoRA adapter on
    (Advisor prompt → Advisor text) for the *helpful* hints: reward above the mean reward of
    their group (``rft_select="above_mean"``; groups where every hint scored the same teach

@@ -350,3 +350,64 @@ def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
     assert seen["out"] == str(tmp_path)
     with pytest.raises(SystemExit):
         _parser().parse_args(["train", "advisor", "--k", "0"])
+
+
+# ----------------------------------------------------------------------------- evaluate.game_from
+def test_game_from_checks_the_previous_run(tmp_path):
+    from llm_bridge.abstract_game import MATH_ACTIONS
+    from llm_bridge.evaluate import EvalConfig, _fingerprint, _previous_game
+
+    summary = {"task": "toy-math", "states": {"names": ["add", "mul"], "prior": ["1/2", "1/2"]},
+               "actions": [{"name": a.name} for a in MATH_ACTIONS],
+               "game": {"optimal_scheme": [[0, 1, 0], [0, 0, 1]]}, "online": {}, "calibration": {}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    got = _previous_game(tmp_path, "toy-math", ["add", "mul"], MATH_ACTIONS)
+    assert got["optimal_scheme"].tolist() == [[0, 1, 0], [0, 0, 1]] and got["learned_scheme"] is None
+    with pytest.raises(ConfigError, match="game_from: .* task"):
+        _previous_game(tmp_path, "other", ["add", "mul"], MATH_ACTIONS)
+    with pytest.raises(ConfigError, match="game_from: .* states"):
+        _previous_game(tmp_path, "toy-math", ["add"], MATH_ACTIONS)
+    with pytest.raises(ConfigError, match="game_from: .* does not exist"):
+        _previous_game(tmp_path / "nowhere", "toy-math", ["add", "mul"], MATH_ACTIONS)
+    # runs made before the field existed keep their config.json fingerprint
+    assert "game_from" not in _fingerprint(EvalConfig())
+    assert _fingerprint(EvalConfig(game_from="x/summary.json"))["game_from"] == "x/summary.json"
+
+
+# ----------------------------------------------------------------------------- CUDA and real model
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_rft_step_on_cuda_with_autocast():
+    from llm_bridge.models import load_causal_lm
+    from llm_bridge.training.lora import AdapterTrainer, LoraSettings, attach_lora, lora_parameters
+
+    lm = load_causal_lm("llama-tiny", device="cuda", dtype=torch.float32)
+    peft = attach_lora(lm, LoraSettings(r=4, dropout=0.0), seed=0)
+    trainer = AdapterTrainer(lora_parameters(peft), device=lm.device, lr=1e-2, max_grad_norm=None)
+    assert trainer.amp_dtype is not None
+    from llm_bridge.training.cyclealign import completion_logprobs
+
+    prompts, comps = ["Problem: 2+3\nHint:"] * 2, [" Add them.", " Count up."]
+    lm.model.train()
+    sums, counts = completion_logprobs(lm, prompts, comps, add_end=[True, True], grad=True,
+                                       batch_size=2, autocast=trainer.autocast())
+    loss0 = rft_loss(sums, counts)
+    trainer.backward(loss0)
+    with torch.no_grad():
+        loss1 = rft_loss(*completion_logprobs(lm, prompts, comps, add_end=[True, True], batch_size=2))
+    assert loss1.item() < loss0.item()
+
+
+@pytest.mark.slow
+def test_real_smollm2_advisor_trains_end_to_end(tmp_path):
+    """SmolLM2-135M as the Advisor (fresh copy), the scripted Receiver: a handful of short hints."""
+    from llm_bridge.models import load_causal_lm
+
+    cfg = _tiny_config(advisor="smollm2-135m", n_train=2, n=2, k=2, epochs=1, dpo_epochs=1,
+                       n_calibration=2, n_prior=6, hint_tokens=16, lr=1e-3, dpo_lr=1e-3,
+                       signals="all")
+    res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=load_causal_lm("smollm2-135m"),
+                        receiver=HashReceiver(), task=ToyTask())
+    assert res["training"]["n_samples"] == 2 * 3 * 2
+    assert [e["phase"] for e in res["training"]["epochs"]] == ["rft", "dpo"]
+    assert res["after"]["posterior"]["n"] == 2
+    assert (tmp_path / "before_after.png").exists()
