@@ -140,8 +140,8 @@ class AdvisorTrainingConfig:
     """
 
     task: str = "math-mix"
-    n_train: int = 32
-    n: int = 40
+    n_train: int = 24
+    n: int = 30
     k: int = 4
     epochs: int = 2
     dpo_epochs: int | None = None
@@ -167,13 +167,13 @@ class AdvisorTrainingConfig:
     lora_targets: tuple[str, ...] | None = None
     max_pairs_per_group: int = 4
     amp: str = "auto"
-    n_calibration: int = 24
+    n_calibration: int = 12
     n_prior: int | None = None
     states: str = "auto"
     effort_cost: float = 0.2
     scheme: str = "optimal"
     horizon: int = 10_000
-    max_new_tokens: int = 160
+    max_new_tokens: int = 96
     hint_tokens: int = 48
     hint_format: str = "instruction+advisor"
     gen_batch_size: int = 16

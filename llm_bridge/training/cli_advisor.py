@@ -76,6 +76,8 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--hint-tokens", type=_positive("--hint-tokens"), default=d.hint_tokens)
     p.add_argument("--gen-batch-size", type=_positive("--gen-batch-size"), default=d.gen_batch_size)
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=_positive("--threads"), default=None,
+                   help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "
                                                "a rerun resumes")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -135,6 +137,10 @@ def advisor_command(args) -> int:
     from .advisor_training import train_advisor
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     config = _config(args)
     out = args.out or f"advisor-run-{config.task.replace(',', '+')}-{config.seed}"
     result = train_advisor(config, out_dir=out)
