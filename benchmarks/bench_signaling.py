@@ -83,22 +83,13 @@ def _raw_inputs(state):
     if "raw" not in state:
         import highspy
 
+        from persuasion.highs import pass_model_args
         from persuasion.signaling_lp import action_profiles, build_signaling_lp
 
         g = state["game"]
         lp = build_signaling_lp(g.prior, g.sender_utility, g.receiver_utilities,
                                 g.type_probabilities, action_profiles(g.n_actions, g.n_types))
-        arrays = (lp.n_cols, lp.n_rows, lp.nnz,
-                  int(highspy.MatrixFormat.kRowwise), int(highspy.ObjSense.kMaximize), 0.0,
-                  np.ascontiguousarray(lp.c, dtype=np.float64), np.zeros(lp.n_cols),
-                  np.full(lp.n_cols, highspy.kHighsInf),
-                  np.ascontiguousarray(lp.row_lower, dtype=np.float64),
-                  np.ascontiguousarray(lp.row_upper, dtype=np.float64),
-                  np.ascontiguousarray(lp.indptr, dtype=np.int32),
-                  np.ascontiguousarray(lp.indices, dtype=np.int32),
-                  np.ascontiguousarray(lp.data, dtype=np.float64),
-                  # highspy 1.15 reads garbage from an empty integrality array: pass zeros
-                  np.zeros(lp.n_cols, dtype=np.int32))
+        arrays = pass_model_args(lp)
         n = g.n_states
         best = np.argmax(np.asarray(lp.c).reshape(-1, n), axis=0)  # per state, best signal
         col_basic = np.zeros(lp.n_cols, dtype=bool)
@@ -324,7 +315,6 @@ def table(results, args) -> str:
     header += ["ours/raw", "ours/raw+basis", "cvxpy/ours", "values agree"]
     rows = []
     for r in results:
-        med = {m: r["methods"][m].get("median_s") for m in args.methods}
         agree = "- (one value)" if "agree" not in r else (
             f"yes ({r['max_rel_diff']:.1e})" if r["agree"] else f"NO ({r['max_rel_diff']:.1e})")
         rows.append([r["n"], r["n_variables"], r["n_constraints"], r["nonzeros"]]

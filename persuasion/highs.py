@@ -84,6 +84,24 @@ def _highs(threads: int = 1):
     return h
 
 
+def pass_model_args(lp) -> tuple:
+    """Arguments of HiGHS's array form of ``passModel`` for a maximisation LP ``lp``
+    (row-wise CSR matrix, x >= 0, row bounds): no per-attribute copies of a large matrix."""
+    import highspy
+
+    return (lp.n_cols, lp.n_rows, lp.nnz, int(highspy.MatrixFormat.kRowwise),
+            int(highspy.ObjSense.kMaximize), 0.0,
+            np.ascontiguousarray(lp.c, dtype=np.float64), np.zeros(lp.n_cols),
+            np.full(lp.n_cols, highspy.kHighsInf),
+            np.ascontiguousarray(lp.row_lower, dtype=np.float64),
+            np.ascontiguousarray(lp.row_upper, dtype=np.float64),
+            np.ascontiguousarray(lp.indptr, dtype=np.int32),
+            np.ascontiguousarray(lp.indices, dtype=np.int32),
+            np.ascontiguousarray(lp.data, dtype=np.float64),
+            # integrality: all continuous (highspy 1.15 reads garbage from an empty array)
+            np.zeros(lp.n_cols, dtype=np.int32))
+
+
 def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None = None,
              start_basis=None) -> LPSolution:
     """Solve ``lp`` (maximisation) with HiGHS.
@@ -108,17 +126,7 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     # the array form of passModel: no per-attribute copies of the (possibly 10^7-entry) matrix
-    status = h.passModel(
-        lp.n_cols, lp.n_rows, lp.nnz, int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMaximize), 0.0,
-        np.ascontiguousarray(lp.c, dtype=np.float64), np.zeros(lp.n_cols),
-        np.full(lp.n_cols, highspy.kHighsInf),
-        np.ascontiguousarray(lp.row_lower, dtype=np.float64),
-        np.ascontiguousarray(lp.row_upper, dtype=np.float64),
-        np.ascontiguousarray(lp.indptr, dtype=np.int32),
-        np.ascontiguousarray(lp.indices, dtype=np.int32),
-        np.ascontiguousarray(lp.data, dtype=np.float64),
-        np.zeros(lp.n_cols, dtype=np.int32))  # integrality: all continuous
+    status = h.passModel(*pass_model_args(lp))
     if status != highspy.HighsStatus.kOk:
         raise SolverError(f"HiGHS rejected the LP ({lp.n_rows} rows, {lp.n_cols} columns)")
     if start_basis is not None:

