@@ -1,6 +1,5 @@
 """Online learners with an unknown prior and the regret engine."""
 
-import json
 import math
 from fractions import Fraction
 

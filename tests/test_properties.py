@@ -30,7 +30,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from persuasion import evaluate_scheme, solve
-from persuasion.concavification import value_function
 
 PLAIN = dict(n_states=(2, 4), n_actions=(2, 4))
 TYPES = dict(n_states=(2, 4), n_actions=(2, 4), n_types=(1, 3), as_types=True)
