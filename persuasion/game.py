@@ -25,6 +25,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
+import sys
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -32,12 +36,21 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GameValidationError
-from .exact import format_fraction, fraction_array, to_fraction
+from .exact import BadNumber, format_fraction, fraction_array, parse_number_text, to_fraction
+from .scaling import GameScaling, scale_game
 
-__all__ = ["Game", "ReceiverTypesGame", "load_game", "game_from_dict", "DEFAULT_TOL"]
+__all__ = ["Game", "ReceiverTypesGame", "load_game", "game_from_dict", "DEFAULT_TOL",
+           "MAX_FILE_BYTES", "MAX_JSON_DEPTH", "MAX_NAME_LENGTH"]
 
 #: Default numerical tolerance: prior sums, obedience checks, agreement of methods.
 DEFAULT_TOL = 1e-9
+#: Largest game file read (bytes).
+MAX_FILE_BYTES = 256 * 2**20
+#: Deepest nesting of JSON arrays and objects in a game file (a receiver-types game
+#: needs 5: the game, the type list, a type, its matrix, a row).
+MAX_JSON_DEPTH = 16
+#: Longest state, action, type or game name (characters).
+MAX_NAME_LENGTH = 200
 
 _GAME_KEYS = {
     "name",
@@ -70,8 +83,7 @@ def _names(values, count: int | None, field: str, default_prefix: str) -> tuple[
         raise GameValidationError(field, "is empty: a game needs at least one")
     seen: dict[str, int] = {}
     for i, v in enumerate(values):
-        if not isinstance(v, str) or not v.strip():
-            raise GameValidationError(f"{field}[{i}]", f"expected a non-empty string, got {v!r}")
+        check_name(v, f"{field}[{i}]")
         if v in seen:
             raise GameValidationError(
                 field, f"duplicate name {v!r} at positions {seen[v]} and {i}"
@@ -84,12 +96,39 @@ def _names(values, count: int | None, field: str, default_prefix: str) -> tuple[
     return tuple(values)
 
 
+def check_name(value, field: str) -> str:
+    """A name is a non-empty string of printable characters (no control characters,
+    newlines, terminal escape codes or lone surrogates), at most :data:`MAX_NAME_LENGTH`
+    long: names are echoed on terminals and written into plots and JSON."""
+    if not isinstance(value, str) or not value.strip():
+        raise GameValidationError(field, f"expected a non-empty string, got {value!r}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise GameValidationError(field, f"is {len(value)} characters long; names may have at "
+                                         f"most {MAX_NAME_LENGTH}")
+    if not value.isprintable():
+        bad = next(ch for ch in value if not ch.isprintable())
+        raise GameValidationError(field, f"{value!r} contains the non-printable character "
+                                         f"{bad!r}; names must be printable text")
+    return value
+
+
+def _check_description(value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise GameValidationError("description", f"expected a string, got {value!r}")
+    bad = [ch for ch in value if not (ch.isprintable() or ch in "\n\t")]
+    if bad:
+        raise GameValidationError("description", f"contains the non-printable character "
+                                                 f"{bad[0]!r} (only text, newlines and tabs)")
+
+
 def _reject_booleans(values, field: str) -> None:
     """Booleans mixed with numbers would silently become 1 and 0 in a numeric array."""
     try:
         obj = np.array(values, dtype=object)
-    except ValueError:
-        return  # ragged: reported by the caller
+    except (ValueError, TypeError, RuntimeError, RecursionError):
+        return  # ragged or too deep: reported by the caller
     for idx, x in np.ndenumerate(obj):
         if isinstance(x, (bool, np.bool_)):
             where = "".join(f"[{i}]" for i in idx)
@@ -101,16 +140,25 @@ class _Numbers:
 
     def __init__(self, values, field: str, ndim: int):
         self.field = field
+        # True when the float view loses nothing a float solver could use: the data were
+        # floats, or integers of at most 2^53 (see persuasion.scaling)
+        self.floats_suffice = False
         if isinstance(values, (str, bytes)) or values is None:
             raise GameValidationError(field, f"expected an array of numbers, got {values!r}")
         if not isinstance(values, np.ndarray):
             _reject_booleans(values, field)
         try:
             arr = np.array(values)  # copy: the caller's input is never mutated or aliased
-        except ValueError:
+        except ValueError as exc:
+            if "maximum supported dimension" in str(exc):  # numpy's nesting limit (64)
+                raise GameValidationError(field, f"expected a {ndim}-dimensional array of "
+                                                 "numbers, got deeper nesting") from None
             raise GameValidationError(
                 field, "rows have different lengths (a ragged array)"
             ) from None
+        except (TypeError, RuntimeError, RecursionError, OverflowError):
+            raise GameValidationError(field, f"expected a {ndim}-dimensional array of numbers"
+                                      ) from None
         if arr.dtype == object:
             # Fractions, or mixed Python objects: also catches ragged nesting.
             if arr.ndim != ndim or any(isinstance(x, (list, tuple, np.ndarray)) for x in arr.flat):
@@ -134,6 +182,8 @@ class _Numbers:
                 raise GameValidationError(f"{field}{where}", f"expected a finite number, got {arr[idx]!r}")
             self._source = arr
             self._exact = None
+            self.floats_suffice = (arr.dtype.kind == "f"
+                                   or not arr.size or int(np.abs(arr).max()) <= 2**53)
         elif arr.dtype.kind in "UOS":
             exact = fraction_array(arr, field)
             self._exact = _readonly(exact)
@@ -186,10 +236,9 @@ class _GameBase:
                 and math.isfinite(tol) and 0 <= tol < 1):
             raise GameValidationError("tol", f"expected a number in [0, 1), got {tol!r}")
         self.tol = float(tol)
-        if name is not None and not isinstance(name, str):
-            raise GameValidationError("name", f"expected a string, got {name!r}")
-        if description is not None and not isinstance(description, str):
-            raise GameValidationError("description", f"expected a string, got {description!r}")
+        if name is not None:
+            check_name(name, "name")
+        _check_description(description)
         self.description = description
         self._v = _Numbers(sender_utility, "sender_utility", 2)
         n, m = self._v.shape
@@ -242,12 +291,23 @@ class _GameBase:
             out[t] = nums.exact
         return _readonly(out)
 
+    @cached_property
+    def scaling(self) -> GameScaling:
+        """The utilities rescaled exactly to ``[0, 2)`` per state and type
+        (:mod:`persuasion.scaling`): what the solvers and best-response decisions use."""
+        return scale_game(self)
+
     # ------------------------------------------------------------ behaviour
     def best_responses(self, posterior, type_index: int = 0, tol: float | None = None) -> np.ndarray:
-        """Indices of the receiver's best responses at ``posterior`` (within ``tol``)."""
+        """Indices of the receiver's best responses at ``posterior`` (within ``tol``).
+
+        Decided on the rescaled utilities (:attr:`scaling`), so ``tol`` is relative to the
+        receiver's utility range and a game given in tiny or shifted units is decided
+        correctly.
+        """
         tol = self.tol if tol is None else tol
         mu = np.asarray(posterior, dtype=float)
-        payoff = mu @ self._u_float[type_index]
+        payoff = mu @ self.scaling.receivers[type_index]
         return np.flatnonzero(payoff >= payoff.max() - tol)
 
     def to_dict(self, exact: bool = True) -> dict:
@@ -441,10 +501,7 @@ def game_from_dict(data: dict, *, tol: float = DEFAULT_TOL):
         for key in ("probability", "utility"):
             if key not in entry:
                 raise GameValidationError(f"receiver_types[{t}].{key}", "missing (required)")
-        name = entry.get("name", f"t{t}")
-        if not isinstance(name, str) or not name.strip():
-            raise GameValidationError(f"receiver_types[{t}].name",
-                                      f"expected a non-empty string, got {name!r}")
+        name = check_name(entry.get("name", f"t{t}"), f"receiver_types[{t}].name")
         if name in names:
             raise GameValidationError(f"receiver_types[{t}].name",
                                       f"duplicate type name {name!r} (also at position "
@@ -460,10 +517,14 @@ def game_from_dict(data: dict, *, tol: float = DEFAULT_TOL):
 
 
 def load_game(source, *, tol: float = DEFAULT_TOL):
-    """Load a game from a JSON file path, a JSON string, or a dictionary.
+    """Load a game from a JSON file path (``"-"`` for standard input), a JSON string, or a
+    dictionary.
 
     Decimal numbers in the file are read exactly (``0.3`` is 3/10); strings such as
-    ``"3/10"`` are rationals.
+    ``"3/10"`` are rationals. The reader has limits, so that a hostile file is refused in
+    well under a second with a message naming the field: files of at most
+    :data:`MAX_FILE_BYTES`, nesting at most :data:`MAX_JSON_DEPTH` deep, no duplicate
+    keys in an object, the digit and exponent limits of :mod:`persuasion.exact`.
 
     Raises
     ------
@@ -472,25 +533,97 @@ def load_game(source, *, tol: float = DEFAULT_TOL):
     """
     if isinstance(source, dict):
         return game_from_dict(source, tol=tol)
-    text = None
     origin = "game"
-    if isinstance(source, Path) or (isinstance(source, str)
-                                    and not source.lstrip().startswith(("{", "["))):
-        path = Path(source)
-        origin = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise GameValidationError(origin, "file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GameValidationError(origin, f"cannot read the file ({exc})") from None
+    if source == "-":
+        origin = "<stdin>"
+        text = _read_limited(sys.stdin.buffer, origin)
+    elif isinstance(source, Path) or (isinstance(source, str)
+                                      and not source.lstrip().startswith(("{", "["))):
+        origin = str(source)
+        text = _read_file(origin)
     elif isinstance(source, str):
         text = source
     else:
         raise GameValidationError("game", f"expected a path, JSON text or dict, got {type(source).__name__}")
+    return game_from_dict(parse_game_json(text, origin), tol=tol)
+
+
+def _read_file(path: str) -> str:
     try:
-        data = json.loads(text, parse_float=Fraction)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise GameValidationError(path, "file not found") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise GameValidationError(path, f"cannot open the file ({exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise GameValidationError(path, "is not a regular file (use - to read standard "
+                                            "input)")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return _read_limited(fh, path)
+    finally:
+        os.close(fd)
+
+
+def _read_limited(fh, origin: str) -> str:
+    try:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise GameValidationError(origin, f"cannot read the file ({exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise GameValidationError(origin, f"is larger than {MAX_FILE_BYTES // 2**20} MiB, the "
+                                          "limit of a game file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GameValidationError(origin, f"cannot read the file: it is not UTF-8 text "
+                                          f"(byte {exc.start})") from None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects in JSON ``text`` (strings skipped), in linear
+    time and without recursion."""
+    bare = _JSON_STRING.sub("", text)
+    if not bare:
+        return 0
+    b = np.frombuffer(bare.encode("utf-8", "replace"), dtype=np.uint8)
+    step = np.isin(b, (91, 123)).astype(np.int64) - np.isin(b, (93, 125))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def _no_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise GameValidationError(key, "duplicate key: the JSON object gives it twice "
+                                           "(which one is meant is ambiguous)")
+        obj[key] = value
+    return obj
+
+
+def _json_constant(name: str):
+    return BadNumber(name, "is not a finite number")
+
+
+def parse_game_json(text: str, origin: str = "game"):
+    """Parse a game file's JSON text exactly and within the limits of :func:`load_game`.
+
+    Numbers become :class:`~fractions.Fraction` (or a marker that the validation of their
+    field refuses with the field's name), duplicate keys are refused.
+    """
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise GameValidationError(origin, f"JSON nested {depth} levels deep; a game file needs "
+                                          f"at most 5 (limit {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(text, parse_float=parse_number_text, parse_int=parse_number_text,
+                          parse_constant=_json_constant, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise GameValidationError(
             origin, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    return game_from_dict(data, tol=tol)
+    except RecursionError:
+        raise GameValidationError(origin, "JSON nested too deeply") from None

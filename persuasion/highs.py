@@ -11,14 +11,17 @@ for an infinite bound) for :mod:`persuasion.certify`.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SolverError
+from .errors import ProblemTooLargeError, SolverError
 
-__all__ = ["SparseLP", "LPSolution", "solve_lp", "optimum_is_unique"]
+__all__ = ["SparseLP", "LPSolution", "solve_lp", "polish", "optimum_is_unique"]
 
 BASIC, LOWER, UPPER = "basic", "lower", "upper"
 
@@ -75,12 +78,57 @@ class LPSolution:
         return col_basic, rows
 
 
-def _highs(threads: int = 1):
+_BANNER_LOCK = threading.Lock()
+_banner_silenced = False
+
+
+def _new_highs():
+    """``highspy.Highs()`` without its banner on standard output.
+
+    highspy 1.16 prints a two-line banner ("Running HiGHS 1.16.0 ...") from C++ on file
+    descriptor 1 when the first ``Highs`` object of a process is built, before
+    ``output_flag`` can be set. It would corrupt ``--json`` output and any program that
+    pipes ours. So the first construction in a process runs with file descriptor 1
+    pointed at ``os.devnull`` (Python's own buffered output is flushed first, so nothing
+    else is lost); later ones print nothing (checked by ``tests/test_highs_silence.py``
+    in a fresh interpreter).
+    """
+    global _banner_silenced
     import highspy
 
-    h = highspy.Highs()
+    if _banner_silenced:
+        return highspy.Highs()
+    with _BANNER_LOCK:
+        if _banner_silenced:
+            return highspy.Highs()
+        try:
+            sys.stdout.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            saved = os.dup(1)
+        except OSError:  # no file descriptor 1: nothing to protect
+            _banner_silenced = True
+            return highspy.Highs()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _banner_silenced = True
+        return h
+
+
+def _highs(threads: int = 1):
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", threads)
+    # keep matrix entries down to 1e-12 (HiGHS drops |a| < 1e-9 by default); the data are
+    # rescaled to [0, 2) first (persuasion.scaling), and every solution is checked
+    h.setOptionValue("small_matrix_value", 1e-12)
     return h
 
 
@@ -127,7 +175,8 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
         h.setOptionValue("time_limit", float(time_limit))
     # the array form of passModel: no per-attribute copies of the (possibly 10^7-entry) matrix
     status = h.passModel(*pass_model_args(lp))
-    if status != highspy.HighsStatus.kOk:
+    # kWarning: entries HiGHS finds tiny or huge; the solution is checked afterwards
+    if status == highspy.HighsStatus.kError:
         raise SolverError(f"HiGHS rejected the LP ({lp.n_rows} rows, {lp.n_cols} columns)")
     if start_basis is not None:
         col_basic, row_basic = start_basis
@@ -140,6 +189,10 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
         h.setBasis(basis)
     h.run()
     status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kMemoryLimit:
+        raise ProblemTooLargeError(
+            f"HiGHS ran out of memory on an LP with {lp.n_rows} rows, {lp.n_cols} columns and "
+            f"{lp.nnz} non-zeros; solve a smaller game")
     if status != highspy.HighsModelStatus.kOptimal:
         raise SolverError(f"HiGHS stopped with status '{h.modelStatusToString(status)}' "
                           f"on an LP with {lp.n_rows} rows and {lp.n_cols} columns")
@@ -153,6 +206,28 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
         seconds=time.perf_counter() - t0,
         highs=h,
     )
+
+
+def polish(lp: SparseLP, sol: LPSolution, tol: float = 1e-10) -> LPSolution:
+    """Re-run HiGHS from ``sol``'s final basis with feasibility tolerances ``tol`` (its
+    default is 1e-7; 1e-10 is the smallest it accepts): a few more simplex iterations that
+    tighten residuals the verification found too large."""
+    import highspy
+
+    h = sol.highs
+    t0 = time.perf_counter()
+    h.setOptionValue("primal_feasibility_tolerance", tol)
+    h.setOptionValue("dual_feasibility_tolerance", tol)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise SolverError(f"HiGHS stopped with status "
+                          f"'{h.modelStatusToString(h.getModelStatus())}' while polishing")
+    s = h.getSolution()
+    return LPSolution(x=np.asarray(s.col_value, dtype=float),
+                      objective=float(h.getInfo().objective_function_value),
+                      row_dual=np.asarray(s.row_dual, dtype=float),
+                      col_dual=np.asarray(s.col_dual, dtype=float),
+                      seconds=sol.seconds + time.perf_counter() - t0, highs=h)
 
 
 def optimum_is_unique(lp: SparseLP, sol: LPSolution, *, tol: float = 1e-9,

@@ -45,6 +45,11 @@ _SQRT3_2 = math.sqrt(3) / 2
 
 
 # ----------------------------------------------------------------------------- helpers
+#: Colour of the concave closure ``cav V``: none of the action colours (tab10) and not black
+#: (the chord of the optimal split, which runs along cav V, is black).
+HULL_COLOUR = "#c51b7d"
+
+
 def _new_axes(ax, figsize):
     """Return ``ax`` or the single Axes of a new pyplot-free Figure."""
     if ax is not None:
@@ -144,9 +149,10 @@ def plot_concavification(game_or_result, ax=None):
     piece is drawn on its open interval and labelled with the action (or, for receiver
     types, the action profile) it induces; the value at each breakpoint is a filled dot,
     and the end of a piece that does not reach it (a jump) is a hollow circle. The
-    concave closure is dashed, the prior a vertical line, and the optimal posteriors
-    sit on ``cav V`` joined by the chord through ``(prior, value)``, each annotated with
-    its probability (weight).
+    concave closure is dashed in its own colour (``HULL_COLOUR``) and drawn above the other
+    lines, so that it stays visible where it runs along ``V`` or the chord; the prior is a
+    vertical line, and the optimal posteriors sit on ``cav V`` joined by the chord through
+    ``(prior, value)``, each annotated with its probability (weight).
 
     Parameters
     ----------
@@ -215,11 +221,12 @@ def plot_concavification(game_or_result, ax=None):
     for p, val, prof in zip(vf.breakpoints, vf.values, vf.profiles):
         ax.plot([float(p)], [float(val)], "o", color=_colour(_profile_index(game, prof)),
                 mec="black", mew=0.6, ms=6.5, gid="breakpoint", zorder=6)
-    # 3. the concave closure
+    # 3. the concave closure: dashed, in a colour of its own, above every other line (where it
+    # runs along V or the chord it must still be seen), below the markers
     hx = [float(x) for x, _ in vf.hull]
     hy = [float(y) for _, y in vf.hull]
-    ax.plot(hx, hy, "--", color="0.25", lw=1.4, gid="hull", zorder=2,
-            label="cav V: concave closure")
+    ax.plot(hx, hy, color=HULL_COLOUR, ls=(0, (5, 3)), lw=2.4, gid="hull", zorder=5.5,
+            solid_capstyle="butt", dash_capstyle="butt", label="cav V: concave closure")
     ax.fill_between(hx, hy, float(vmin) - 0.08 * span, color="0.5", alpha=0.07, lw=0, zorder=0)
     # 4. the prior
     p0 = game.prior_exact[1]

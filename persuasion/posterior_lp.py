@@ -30,11 +30,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from .certify import certify_basis
 from .errors import ProblemTooLargeError
-from .highs import SparseLP, solve_lp
-from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
-from .signaling_lp import action_profiles
+from .highs import SparseLP
+from .signaling_lp import _certificate_fields, action_profiles
+from .verified_lp import solve_verified
 from .vertices import polytope_vertices, upper_bound_vertices
 
 __all__ = ["solve_posterior_lp", "candidate_posteriors", "MAX_VERTICES", "MAX_CELLS"]
@@ -149,41 +148,41 @@ def solve_posterior_lp(game, *, certify: bool = False, check_unique: bool = True
     n, K = game.n_states, len(posts)
     P_exact = np.array(posts, dtype=object).T.reshape(n, K)
     P = P_exact.astype(float)
-    w = np.array([float(v) for v in values])
+    # the LP is solved on the rescaled sender utility (same optimal bases, see
+    # persuasion.scaling); its value is mapped back
+    scaling = game.scaling
+    rho = game.type_probabilities
+    Vs = scaling.sender
+    w = np.array([sum(rho[t] * float(P[:, k] @ Vs[:, a]) for t, a in enumerate(profiles[k]))
+                  for k in range(K)])
     lp = _posterior_lp(game.prior, P, w)
-    sol = solve_lp(lp)
-    tau = np.clip(sol.x, 0, None)
+    ver = solve_verified(lp, lambda: _posterior_lp(game.prior_exact, P_exact, values),
+                         certify=certify, max_certify_basis=max_certify_basis,
+                         what="the posterior LP",
+                         finest_difference=scaling.finest_difference)
+    tau = np.clip(ver.x, 0, None)
     joint = P * tau[None, :]
     details = {"n_candidates": K, "vertex_count": stats["vertex_count"],
                "nonempty_cells": stats["nonempty_cells"], "cells": stats["cells"],
                "vertex_upper_bound": stats["upper_bound"],
-               "seconds_enumeration": stats["seconds"], "seconds_solve": sol.seconds}
-    status_kw = {}
-    value_exact = joint_exact = None
-    certified = False
-    if certify:
-        exact_lp = _posterior_lp(game.prior_exact, P_exact, values)
-        col_basic, rows = sol.basis()
-        kw = {} if max_certify_basis is None else {"max_basis": max_certify_basis}
-        cert = certify_basis(exact_lp, col_basic, rows, **kw)
-        details["certificate"] = {"ok": cert.ok, "message": cert.message,
-                                  "basis_size": cert.basis_size}
-        if cert.ok:
-            certified = True
-            value_exact = cert.value
+               "seconds_enumeration": stats["seconds"],
+               "seconds_solve": ver.solution.seconds if ver.solution is not None else None,
+               "verification": ver.details(), "rescaled_exactly": scaling.exact}
+    status_kw, value_exact, joint_exact, certified = _certificate_fields(ver, certify, details)
+    if ver.exact:
+        cert = ver.certificate
+        value = float(cert.value)
+        if certify:
             tau_e = [cert.x.get(k, Fraction(0)) for k in range(K)]
-            joint_exact = np.array([[P_exact[i, k] * tau_e[k] for k in range(K)] for i in range(n)],
-                                   dtype=object)
+            joint_exact = np.array([[P_exact[i, k] * tau_e[k] for k in range(K)]
+                                    for i in range(n)], dtype=object)
             details["hyperplane"] = [cert.y.get(i, Fraction(0)) for i in range(n)]
-            status_kw = {"status": STATUS_CERTIFIED, "message": "optimal, certified exactly"}
-        else:
-            status_kw = {"status": STATUS_CERTIFICATION_FAILED,
-                         "message": f"float optimum; exact certification failed: {cert.message}"}
-    unique = None
+    else:
+        value = scaling.value(ver.objective)
     details["seconds_total"] = time.perf_counter() - t0
-    res = result_from_joint(game, "posterior", joint, profiles, value=sol.objective,
+    res = result_from_joint(game, "posterior", joint, profiles, value=value,
                             details=details, joint_exact=joint_exact, **status_kw)
     res.value_exact = value_exact
     res.certified = certified
-    res.unique = unique
+    res.unique = None
     return res

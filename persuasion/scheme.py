@@ -90,7 +90,8 @@ def evaluate_scheme(game, scheme, *, tie_breaking: str = "sender", tol: float | 
         ``P(signal | state)``.
     tie_breaking : {"sender", "adversarial", "first"}
     tol : float, optional
-        Best-response ties within ``tol`` (default ``game.tol``).
+        Best-response ties within ``tol`` (default ``game.tol``), relative to the
+        receiver's utility range (decisions use :attr:`Game.scaling`).
     prior : array_like, optional
         Evaluate under this prior instead of ``game.prior`` (the learners of the online
         setting are charged under the true prior).
@@ -103,6 +104,10 @@ def evaluate_scheme(game, scheme, *, tie_breaking: str = "sender", tol: float | 
     probs = joint.sum(0)
     V = game.sender_utility
     U = game.receiver_utilities
+    # decisions (best responses, tie-breaking) on the rescaled utilities, which order
+    # actions exactly as the originals do and survive tiny or shifted units
+    Vs = game.scaling.sender
+    Us = game.scaling.receivers
     rho = game.type_probabilities
     sender = receiver = 0.0
     posts = np.zeros((s.shape[1], game.n_states))
@@ -115,27 +120,30 @@ def evaluate_scheme(game, scheme, *, tie_breaking: str = "sender", tol: float | 
         post = joint[:, k] / probs[k]
         posts[k] = post
         sender_vals = post @ V
+        sender_order = post @ Vs
         prof = []
         for t in range(game.n_types):
-            rec = post @ U[t]
+            rec = post @ Us[t]
             best = np.flatnonzero(rec >= rec.max() - tol)
-            a = _choose(best, sender_vals, tie_breaking)
+            a = _choose(best, sender_order, tie_breaking)
             prof.append(a)
             sender += probs[k] * rho[t] * sender_vals[a]
-            receiver += probs[k] * rho[t] * rec[a]
+            receiver += probs[k] * rho[t] * (post @ U[t][:, a])
         actions.append(tuple(prof))
     return SchemeEvaluation(float(sender), float(receiver), probs, posts, actions)
 
 
-def obedience_violation(game, joint: np.ndarray, profiles) -> float:
+def obedience_violation(game, joint: np.ndarray, profiles, *, scaled: bool = False) -> float:
     """Largest amount by which a recommended action falls short of a best response.
 
     ``joint[state][signal]`` is ``P(state, signal)`` and ``profiles[signal]`` the action
     (tuple per type) the signal recommends. Returns ``max(0, max_{k,t,a'} sum_w
-    joint[w,k] (u_t[w,a'] - u_t[w,a_kt]))``: 0 for an obedient scheme.
+    joint[w,k] (u_t[w,a'] - u_t[w,a_kt]))``: 0 for an obedient scheme. In the game's
+    units, or with ``scaled=True`` in the rescaled units of :attr:`Game.scaling` (a
+    fraction of the receiver's utility range, meaningful for any scale of the data).
     """
     worst = 0.0
-    U = game.receiver_utilities
+    U = game.scaling.receivers if scaled else game.receiver_utilities
     for k, prof in enumerate(profiles):
         col = joint[:, k]
         for t, a in enumerate(prof):
@@ -185,6 +193,8 @@ def result_from_joint(game, method: str, joint: np.ndarray, profiles: list, *, v
             signals_exact.append((pk, tuple(x / pk for x in je[:, k])))
     details = dict(details)
     details["max_obedience_violation"] = obedience_violation(game, joint, profiles)
+    details["max_obedience_violation_scaled"] = obedience_violation(game, joint, profiles,
+                                                                    scaled=True)
     return PersuasionResult(
         value=float(value), method=method, status=status, message=message, scheme=scheme,
         signal_probabilities=probs, posteriors=posts, actions=actions, action_names=names,

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import itertools
 import time
+from fractions import Fraction
 
 import numpy as np
 
-from .certify import certify_basis
 from .errors import ProblemTooLargeError
-from .highs import SparseLP, optimum_is_unique, solve_lp
+from .highs import SparseLP, optimum_is_unique
 from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
 from .scheme import result_from_joint
+from .verified_lp import solve_verified
 
 __all__ = ["solve_signaling_lp", "build_signaling_lp", "action_profiles", "dual_feasible_basis",
            "MAX_TYPES_VARIABLES"]
@@ -168,48 +169,68 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
     """
     t0 = time.perf_counter()
     profiles = _profiles_for(game, max_variables)
-    lp = build_signaling_lp(game.prior, game.sender_utility, game.receiver_utilities,
+    scaling = game.scaling
+    lp = build_signaling_lp(game.prior, scaling.sender, scaling.receivers,
                             game.type_probabilities, profiles)
     t_build = time.perf_counter() - t0
     start = dual_feasible_basis(lp, game.n_states) if warm_start and solver != "ipm" else None
-    sol = solve_lp(lp, solver=solver, start_basis=start)
+
+    def exact_lp():
+        return build_signaling_lp(list(game.prior_exact), game.sender_utility_exact,
+                                  game.receiver_utilities_exact,
+                                  list(game.type_probabilities_exact), profiles)
+
+    ver = solve_verified(lp, exact_lp, certify=certify, solver=solver, start_basis=start,
+                         max_certify_basis=max_certify_basis, what="the signaling LP",
+                         finest_difference=scaling.finest_difference,
+                         column_scale=np.tile(game.prior, profiles.shape[0]))
     n, S = game.n_states, profiles.shape[0]
-    joint = np.clip(sol.x, 0, None).reshape(S, n).T  # [state][signal]
+    joint = np.clip(ver.x, 0, None).reshape(S, n).T  # [state][signal]
     details = {
         "n_variables": lp.n_cols, "n_constraints": lp.n_rows, "nonzeros": lp.nnz,
-        "seconds_build": t_build, "seconds_solve": sol.seconds,
+        "seconds_build": t_build,
+        "seconds_solve": ver.solution.seconds if ver.solution is not None else None,
+        "verification": ver.details(), "rescaled_exactly": scaling.exact,
     }
-    status_kw = {}
-    value_exact = None
-    joint_exact = None
-    certified = False
-    if certify:
-        exact_lp = build_signaling_lp(list(game.prior_exact), game.sender_utility_exact,
-                                      game.receiver_utilities_exact,
-                                      list(game.type_probabilities_exact), profiles)
-        col_basic, rows = sol.basis()
-        kw = {} if max_certify_basis is None else {"max_basis": max_certify_basis}
-        cert = certify_basis(exact_lp, col_basic, rows, **kw)
-        details["certificate"] = {"ok": cert.ok, "message": cert.message,
-                                  "basis_size": cert.basis_size}
-        if cert.ok:
-            certified = True
-            value_exact = cert.value
-            xe = np.array([cert.x.get(j, 0) for j in range(lp.n_cols)], dtype=object)
-            from fractions import Fraction
-
-            joint_exact = np.array([[Fraction(v) for v in row] for row in xe.reshape(S, n).T],
+    status_kw, value_exact, joint_exact, certified = _certificate_fields(ver, certify, details)
+    if ver.exact:
+        cert = ver.certificate
+        value = float(cert.value)
+        if certify:
+            xe = [cert.x.get(j, Fraction(0)) for j in range(lp.n_cols)]
+            joint_exact = np.array([[xe[s * n + w] for s in range(S)] for w in range(n)],
                                    dtype=object)
-            status_kw = {"status": STATUS_CERTIFIED, "message": "optimal, certified exactly"}
-        else:
-            status_kw = {"status": STATUS_CERTIFICATION_FAILED,
-                         "message": f"float optimum; exact certification failed: {cert.message}"}
-    unique = optimum_is_unique(lp, sol, tol=game.tol) if check_unique else None
+    else:
+        value = scaling.value(ver.objective)
+    unique = None
+    if check_unique and ver.how != "exact re-solve":
+        unique = optimum_is_unique(lp, ver.solution, tol=game.tol)
     details["seconds_total"] = time.perf_counter() - t0
     res = result_from_joint(game, "signaling", joint, list(map(tuple, profiles)),
-                            value=sol.objective, details=details, joint_exact=joint_exact,
+                            value=value, details=details, joint_exact=joint_exact,
                             **status_kw)
     res.value_exact = value_exact
     res.certified = certified
     res.unique = unique
     return res
+
+
+def _certificate_fields(ver, certify: bool, details: dict):
+    """Status keywords, exact value, exact joint placeholder and the certified flag of a
+    verified solve, as the result reports them (certificate only when asked for)."""
+    if not certify:
+        return {}, None, None, False
+    cert = ver.certificate
+    if ver.exact:
+        details["certificate"] = {"ok": True, "message": cert.message,
+                                  "basis_size": cert.basis_size}
+        how = ("optimal, certified exactly" if ver.how == "exact basis" else
+               "optimal, certified exactly (after an exact re-solve: the float basis was "
+               "not optimal in exact arithmetic)")
+        return {"status": STATUS_CERTIFIED, "message": how}, cert.value, None, True
+    message = cert.message if cert is not None else "; ".join(ver.notes)
+    details["certificate"] = {"ok": False, "message": message,
+                              "basis_size": cert.basis_size if cert is not None else None}
+    return ({"status": STATUS_CERTIFICATION_FAILED,
+             "message": f"float optimum; exact certification failed: {message}"}, None, None,
+            False)

@@ -236,3 +236,63 @@ def game_specs():
     states of prior probability 0), ``as_types`` (build a ReceiverTypesGame even for T=1).
     """
     return _game_specs
+
+
+# ------------------------------------------------------------- exact references
+def _brute_force_value(g) -> F:
+    """max over n-subsets of candidate posteriors solving Bayes plausibility with tau >= 0
+    (a basic optimal solution uses at most n posteriors): no simplex at all."""
+    import itertools
+
+    import flint
+
+    from persuasion.posterior_lp import candidate_posteriors
+
+    posts, _, values, _ = candidate_posteriors(g)
+    n = g.n_states
+    best = None
+    for subset in itertools.combinations(range(len(posts)), n):
+        M = flint.fmpq_mat(n, n)
+        for c, k in enumerate(subset):
+            for i in range(n):
+                M[i, c] = flint.fmpq(posts[k][i].numerator, posts[k][i].denominator)
+        rhs = flint.fmpq_mat(n, 1, [flint.fmpq(p.numerator, p.denominator)
+                                    for p in g.prior_exact])
+        try:
+            tau = M.solve(rhs)
+        except ZeroDivisionError:
+            continue
+        tau = [F(int(tau[c, 0].p), int(tau[c, 0].q)) for c in range(n)]
+        if min(tau) < 0:
+            continue
+        v = sum((t * values[k] for t, k in zip(tau, subset)), F(0))
+        best = v if best is None or v > best else best
+    return best
+
+
+@pytest.fixture(scope="session")
+def brute_force_value():
+    """The exact optimum by brute force over the bases of the posterior LP (no simplex,
+    no HiGHS): an independent reference for small games."""
+    return _brute_force_value
+
+
+def _one_json_object(proc) -> dict:
+    """A finished process's whole stdout parsed as one JSON object (the assertion shows
+    what else was there)."""
+    import json
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        others = [line for line in proc.stdout.splitlines() if not line.startswith("{")]
+        pytest.fail(f"stdout is not one JSON object; other lines on stdout: {others[:5]}")
+    assert isinstance(out, dict)
+    return out
+
+
+@pytest.fixture(scope="session")
+def one_json_object():
+    """``one_json_object(proc)``: the command's stdout must be exactly one JSON object."""
+    return _one_json_object

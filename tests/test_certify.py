@@ -297,14 +297,15 @@ def test_solve_raises_certification_error(prosecutor, method):
     assert solve(prosecutor, method, certify=True, max_certify_basis=100).certified
 
 
-@pytest.mark.parametrize("module,method", [("signaling_lp", "signaling"),
-                                           ("posterior_lp", "posterior")])
-def test_failed_certificate_is_reported(prosecutor, monkeypatch, module, method):
-    import importlib
+@pytest.mark.parametrize("method", ["signaling", "posterior"])
+def test_failed_certificate_is_reported(prosecutor, monkeypatch, method):
+    """A basis that fails its certificate, on an LP too large for the exact re-solve,
+    gives the float optimum with status 2 and the reason."""
+    import persuasion.verified_lp as vl
 
-    mod = importlib.import_module(f"persuasion.{module}")
-    monkeypatch.setattr(mod, "certify_basis",
+    monkeypatch.setattr(vl, "certify_basis",
                         lambda *a, **k: Certificate(False, None, "forced failure", basis_size=3))
+    monkeypatch.setattr(vl, "MAX_EXACT_ROWS", 0)
     res = solve(prosecutor, method, certify=True)
     assert res.status == STATUS_CERTIFICATION_FAILED and not res.success
     assert not res.certified and res.value_exact is None
@@ -312,6 +313,40 @@ def test_failed_certificate_is_reported(prosecutor, monkeypatch, module, method)
     assert res.details["certificate"] == {"ok": False, "message": "forced failure",
                                           "basis_size": 3}
     assert res.value == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("method", ["signaling", "posterior"])
+def test_failed_basis_falls_back_to_the_exact_simplex(prosecutor, monkeypatch, method):
+    """When HiGHS's basis is not optimal in exact arithmetic, the exact simplex re-solves
+    and its own basis is certified: the answer is still exact."""
+    import persuasion.verified_lp as vl
+
+    real = vl.certify_basis
+    calls = []
+
+    def first_fails(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            return Certificate(False, None, "forced failure", basis_size=3)
+        return real(*a, **k)
+
+    monkeypatch.setattr(vl, "certify_basis", first_fails)
+    res = solve(prosecutor, method, certify=True)
+    assert len(calls) == 2
+    assert res.certified and res.value_exact == F(3, 5)
+    assert res.details["verification"]["how"] == "exact re-solve"
+    assert "exact re-solve" in res.message
+
+
+def test_exact_simplex_whose_basis_fails_is_an_error(prosecutor, monkeypatch):
+    """If even the exact simplex's basis failed its certificate (a bug), the solver raises
+    instead of returning an unverified answer."""
+    import persuasion.verified_lp as vl
+
+    monkeypatch.setattr(vl, "certify_basis",
+                        lambda *a, **k: Certificate(False, None, "forced failure", basis_size=3))
+    with pytest.raises(CertificationError, match="exact simplex"):
+        solve(prosecutor, "signaling", certify=True)
 
 
 # ------------------------------------------------------------ the hyperplane

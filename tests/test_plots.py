@@ -128,6 +128,27 @@ def test_concavification_no_information(prosecutor):
     assert by_gid(ax, "chord") == []
 
 
+@pytest.mark.parametrize("name", ["prosecutor", "receiver_types"])
+def test_concave_closure_is_drawn_on_top_in_its_own_colour(name):
+    """cav V runs along V and along the chord: it is drawn above every other line, dashed,
+    wider than the chord, in a colour that is neither an action's nor the chord's."""
+    from matplotlib.colors import same_color
+
+    from persuasion.plots import HULL_COLOUR
+
+    ax = plot_concavification(solve(load_builtin(name), "posterior"))
+    (hull,) = by_gid(ax, "hull")
+    others = [ln for ln in ax.lines if ln is not hull and ln.get_linestyle() not in ("None", "")]
+    assert others and all(hull.get_zorder() > ln.get_zorder() for ln in others)
+    assert hull.get_linestyle() not in ("-", "solid")
+    assert hull.get_linewidth() >= max(ln.get_linewidth() for ln in by_gid(ax, "chord"))
+    assert same_color(hull.get_color(), HULL_COLOUR)
+    coloured = by_gid(ax, "piece") + by_gid(ax, "chord")
+    assert not any(same_color(hull.get_color(), ln.get_color()) for ln in coloured)
+    markers = by_gid(ax, "posterior") + by_gid(ax, "optimum")
+    assert all(m.get_zorder() > hull.get_zorder() for m in markers)  # markers stay above it
+
+
 # -------------------------------------------------------------------------- ternary
 def cell_vertex_sets(ax):
     return [sorted((round(x, 9), round(y, 9)) for x, y in p.get_xy()[:-1])
@@ -230,6 +251,64 @@ def test_flow_types_and_many_states(types2):
     ax = plot_flow(res)
     assert sum(1 for v in ax.flow_graph if v[0] == "state") == 5
     assert ax.flow_graph.number_of_edges() == int((res.scheme > 1e-12).sum()) + res.n_signals
+
+
+# ------------------------------------------------------------------- regret figure
+def test_realised_regret_curves_are_visible(tmp_path):
+    """The realised-regret curves run close to the pseudo-regret means: they are drawn above
+    them, thicker, dotted and darker than their learner's colour, with a legend entry."""
+    from matplotlib.colors import to_rgb
+
+    from persuasion.online.analysis import _COLOURS
+    from persuasion.online.report import regret_analysis
+
+    from persuasion.online.analysis import aggregate, plot_regret_figure
+    from persuasion.online.sweep import read_results
+
+    s = regret_analysis(load_builtin("prosecutor"), ["robust", "plugin"], horizon=200, seeds=[0, 1],
+                        out_dir=tmp_path, workers=1, progress=False)
+    agg = aggregate(read_results(tmp_path / "runs.jsonl"))
+    fig = plot_regret_figure(agg, path=tmp_path / "regret.png")
+    ax = fig.axes[0]
+    realised = by_gid(ax, "realised")
+    assert len(realised) == 2
+    means = [ln for ln in ax.lines if ln.get_gid() is None and len(ln.get_xdata()) > 0]
+    for ln, name in zip(realised, ["robust", "plugin"]):
+        assert ln.get_zorder() > max(m.get_zorder() for m in means)
+        assert ln.get_linewidth() >= 1.5 * max(m.get_linewidth() for m in means)
+        assert ln.get_linestyle() not in ("-", "solid")
+        assert sum(to_rgb(ln.get_color())) < sum(to_rgb(_COLOURS[name]))  # darker
+        assert list(ln.get_ydata()) == pytest.approx(list(agg[name]["realised_mean"]))
+    assert any("realised" in t.get_text() for t in ax.get_legend().get_texts())
+    assert (tmp_path / "regret.png").stat().st_size > 1000 and s["plot"].endswith("regret.png")
+
+
+def test_bridge_bar_chart_labels_sit_above_the_error_bars(tmp_path):
+    """Each bar's value is written above the top of its 95% interval, inside the axes, also
+    when the interval reaches 1."""
+    evaluate = pytest.importorskip("llm_bridge.evaluate")
+    from llm_bridge.stats import accuracy_summary
+
+    conds = {"none": accuracy_summary([1] * 5 + [0] * 7), "prior": accuracy_summary([1] * 7 + [0] * 5),
+             "posterior": accuracy_summary([1] * 12)}
+    summary = {"task": "math-mix", "receiver": "r", "n": 12, "conditions": conds,
+               "lift_vs_none": 7 / 12, "p_value": 0.016}
+    fig = evaluate.plot_conditions(summary, tmp_path / "conditions.png")
+    ax = fig.axes[0]
+    labels = sorted(by_gid(ax, "value_label"), key=lambda t: t.xy[0])
+    assert [t.get_text() for t in labels] == ["0.42", "0.58", "1.00"]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    for t, c in zip(labels, ("none", "prior", "posterior")):
+        top = conds[c]["ci95"][1]
+        assert t.xy[1] == pytest.approx(top)
+        cap_top = ax.transData.transform((t.xy[0], top))[1]
+        box = t.get_window_extent(renderer)
+        assert box.y0 > cap_top  # clear of the error bar and its cap
+        assert box.y1 < axes_box.y1  # inside the axes, even for the interval that reaches 1
+    assert (tmp_path / "conditions.png").stat().st_size > 1000
 
 
 # ---------------------------------------------------------------------------- result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..argtypes import DefaultsHelpFormatter
 from ..argtypes import positive_float as _positive_float
 from ..argtypes import positive_int as _positive
 
@@ -18,8 +19,6 @@ __all__ = ["add_advisor_command", "advisor_command"]
 
 def add_advisor_command(train_subparsers) -> None:
     """Add ``advisor`` to the ``persuasion train`` subparsers."""
-    import argparse
-
     from .advisor_training import METHODS, RFT_SELECT, SIGNALS, AdvisorTrainingConfig
 
     d = AdvisorTrainingConfig()
@@ -30,7 +29,7 @@ def add_advisor_command(train_subparsers) -> None:
                     "and on helpful/unhelpful pairs (DPO), and compare the three-condition evaluation "
                     "before and after training on held-out problems, on the training Receiver and on a "
                     "transfer Receiver. A rerun with the same --out resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelpFormatter)
     p.add_argument("--task", default=d.task,
                    help="humaneval, a reasoning-gym generator, a comma list, or math-mix")
     p.add_argument("--n-train", type=_positive("--n-train"), default=d.n_train,
@@ -39,9 +38,12 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--k", type=_positive("--k"), default=d.k, help="hints sampled per (problem, signal)")
     p.add_argument("--epochs", type=_positive("--epochs"), default=d.epochs,
                    help="RFT epochs, and DPO epochs unless --dpo-epochs is given")
-    p.add_argument("--dpo-epochs", type=_positive("--dpo-epochs"), default=None)
-    p.add_argument("--method", choices=METHODS, default=d.method)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--dpo-epochs", type=_positive("--dpo-epochs"), default=None,
+                   help="DPO epochs (default: --epochs)")
+    p.add_argument("--method", choices=METHODS, default=d.method,
+                   help="fine-tuning: RFT on the helpful hints, DPO on helpful/unhelpful pairs, or RFT then DPO")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the splits, the hint sampling, the signals and the training order")
     p.add_argument("--advisor", default=d.advisor, help="model name or folder")
     p.add_argument("--receiver", default=d.receiver,
                    help="model name or folder, or openai:MODEL[@BASE_URL] (key from $OPENAI_API_KEY)")
@@ -54,34 +56,43 @@ def add_advisor_command(train_subparsers) -> None:
                    help="helpful hints for RFT: reward above their group's mean, or correct")
     p.add_argument("--reward", choices=("correct", "score"), default=d.reward,
                    help="a hint's reward: 1/0 for a correct/incorrect answer, or the grader's score")
-    p.add_argument("--temperature", type=_positive_float("--temperature"), default=d.temperature)
+    p.add_argument("--temperature", type=_positive_float("--temperature"), default=d.temperature,
+                   help="sampling temperature of the Advisor's training hints")
     p.add_argument("--beta", type=_positive_float("--beta"), default=d.beta, help="DPO beta")
     p.add_argument("--lr", type=_positive_float("--lr"), default=d.lr, help="RFT learning rate")
-    p.add_argument("--dpo-lr", type=_positive_float("--dpo-lr"), default=d.dpo_lr)
+    p.add_argument("--dpo-lr", type=_positive_float("--dpo-lr"), default=d.dpo_lr, help="DPO learning rate")
     p.add_argument("--batch-size", type=_positive("--batch-size"), default=d.batch_size,
                    help="training micro-batch (examples or pairs)")
-    p.add_argument("--grad-accum", type=_positive("--grad-accum"), default=d.grad_accum)
-    p.add_argument("--lora-r", type=_positive("--lora-r"), default=d.lora_r)
-    p.add_argument("--lora-alpha", type=_positive_float("--lora-alpha"), default=d.lora_alpha)
+    p.add_argument("--grad-accum", type=_positive("--grad-accum"), default=d.grad_accum,
+                   help="micro-batches per optimiser step")
+    p.add_argument("--lora-r", type=_positive("--lora-r"), default=d.lora_r, help="LoRA rank")
+    p.add_argument("--lora-alpha", type=_positive_float("--lora-alpha"), default=d.lora_alpha,
+                   help="LoRA scaling alpha")
     p.add_argument("--max-pairs", type=_positive("--max-pairs"), default=d.max_pairs_per_group,
                    help="DPO pairs per (problem, signal)")
     p.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default=d.amp,
                    help="mixed precision on CUDA")
-    p.add_argument("--n-calibration", type=_positive("--n-calibration"), default=d.n_calibration)
+    p.add_argument("--n-calibration", type=_positive("--n-calibration"), default=d.n_calibration,
+                   help="calibration problems of the before evaluation (the game is estimated on them)")
     p.add_argument("--n-prior", type=_positive("--n-prior"), default=None,
                    help="problems of the prior and the state fit (the evaluation's --n-train)")
-    p.add_argument("--states", default=d.states)
-    p.add_argument("--effort-cost", type=float, default=d.effort_cost)
-    p.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=d.max_new_tokens)
-    p.add_argument("--hint-tokens", type=_positive("--hint-tokens"), default=d.hint_tokens)
-    p.add_argument("--gen-batch-size", type=_positive("--gen-batch-size"), default=d.gen_batch_size)
+    p.add_argument("--states", default=d.states, help="state abstraction: auto, metadata:FIELD or cluster:K")
+    p.add_argument("--effort-cost", type=float, default=d.effort_cost,
+                   help="the Receiver's cost per unit of answer length (fraction of --max-new-tokens)")
+    p.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=d.max_new_tokens,
+                   help="longest Receiver answer, in tokens")
+    p.add_argument("--hint-tokens", type=_positive("--hint-tokens"), default=d.hint_tokens,
+                   help="longest Advisor hint, in tokens")
+    p.add_argument("--gen-batch-size", type=_positive("--gen-batch-size"), default=d.gen_batch_size,
+                   help="prompts per generation batch")
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "
                                                "a rerun resumes")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
     p.set_defaults(func=advisor_command)
 
 
@@ -134,8 +145,11 @@ def _print_table(result: dict) -> None:
 
 def advisor_command(args) -> int:
     """Run ``persuasion train advisor``; returns the exit code (0)."""
+    from ..console import prints_to_stderr
+    from ..receivers import check_receiver_specs
     from .advisor_training import train_advisor
 
+    check_receiver_specs([("--receiver", args.receiver), ("--transfer-receiver", args.transfer_receiver)])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if getattr(args, "threads", None):
         import torch
@@ -143,7 +157,8 @@ def advisor_command(args) -> int:
         torch.set_num_threads(args.threads)
     config = _config(args)
     out = args.out or f"advisor-run-{config.task.replace(',', '+')}-{config.seed}"
-    result = train_advisor(config, out_dir=out)
+    with prints_to_stderr():  # stdout holds the result only
+        result = train_advisor(config, out_dir=out)
     if args.json:
         print(json.dumps(result))
     else:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 
+from ..argtypes import DefaultsHelpFormatter
 from ..argtypes import int_at_least as _int_at_least
 from ..argtypes import positive_float as _positive_float
 
@@ -35,8 +36,6 @@ def default_out_dir(task: str, seed: int) -> str:
 
 def add_cyclealign_command(subparsers) -> None:
     """Add the ``cyclealign`` command to ``persuasion``'s subparsers (handler in ``func``)."""
-    import argparse
-
     p = subparsers.add_parser(
         "cyclealign", help="CycleAlign: train a small white-box model on a black box's rankings",
         description="Each cycle the white box samples K responses per instruction, the black box "
@@ -44,7 +43,7 @@ def add_cyclealign_command(subparsers) -> None:
                     "them by length-normalised log-likelihood, the agreement (LCS) updates the "
                     "demonstrations, and the white box's LoRA adapter is trained with a ranking loss "
                     "plus a supervised term on the top response. A rerun with the same --out resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=DefaultsHelpFormatter)
     p.add_argument("--task", required=True,
                    help="task name as for the bridge: math-mix, humaneval, a reasoning-gym generator, "
                         "a comma list")
@@ -53,25 +52,31 @@ def add_cyclealign_command(subparsers) -> None:
                    help="problems in all: a third (at least 2) held out for evaluation, the rest train")
     p.add_argument("--n-test", type=_int_at_least("--n-test", 1), default=None,
                    help="held-out problems (default max(2, n // 3))")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the problems, the sampling, the demonstrations and the training order")
     p.add_argument("--out", default=None,
                    help="output folder (default cyclealign-<task>-seed<S>); a rerun resumes")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
     p.add_argument("--white-box", default="smollm2-135m", help="trainable model: name or folder")
     p.add_argument("--black-box", default=None,
                    help="judge: model name or folder (loaded separately), or openai:MODEL[@BASE_URL] "
                         "(default: a second copy of --white-box's model, smollm2-135m)")
     p.add_argument("--k", type=_int_at_least("--k", 2), default=4, help="responses per instruction")
-    p.add_argument("--max-new-tokens", type=_int_at_least("--max-new-tokens", 1), default=96)
-    p.add_argument("--temperature", type=_positive_float("--temperature"), default=0.8)
+    p.add_argument("--max-new-tokens", type=_int_at_least("--max-new-tokens", 1), default=96,
+                   help="longest white-box response, in tokens")
+    p.add_argument("--temperature", type=_positive_float("--temperature"), default=0.8,
+                   help="sampling temperature of the white box's responses")
     p.add_argument("--loss", choices=("rrhf", "pro"), default="rrhf", help="ranking loss")
     p.add_argument("--label", choices=("black_box", "lcs"), default="black_box",
                    help="train on the black box's ranking or on the LCS-agreed subsequence only")
     p.add_argument("--sft-weight", type=float, default=1.0, help="weight of the SFT term on the top response")
-    p.add_argument("--lr", type=_positive_float("--lr"), default=2e-4)
+    p.add_argument("--lr", type=_positive_float("--lr"), default=2e-4, help="learning rate of the LoRA adapter")
     p.add_argument("--epochs", type=_int_at_least("--epochs", 1), default=1, help="passes per cycle")
-    p.add_argument("--grad-accum", type=_int_at_least("--grad-accum", 1), default=4)
-    p.add_argument("--lora-r", type=_int_at_least("--lora-r", 1), default=8)
+    p.add_argument("--grad-accum", type=_int_at_least("--grad-accum", 1), default=4,
+                   help="instruction groups per optimiser step")
+    p.add_argument("--lora-r", type=_int_at_least("--lora-r", 1), default=8,
+                   help="LoRA rank (alpha is twice the rank)")
     p.add_argument("--n-demos", type=_int_at_least("--n-demos", 0), default=2,
                    help="demonstrations per black-box prompt")
     p.add_argument("--reward", choices=("auto", "grade", "embedding"), default="auto",
@@ -85,17 +90,21 @@ def add_cyclealign_command(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
     p.set_defaults(func=cyclealign_command)
 
 
 def cyclealign_command(args) -> int:
     """Run the command; returns the exit code (errors are raised as ``BridgeError``)."""
+    from ..receivers import check_receiver_specs
+
+    check_receiver_specs([("--black-box", args.black_box)])  # before any model is loaded
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
     from ..cache import GenerationCache
+    from ..console import prints_to_stderr
     from ..errors import ConfigError
     from ..models import load_causal_lm
     from ..receivers import make_receiver
@@ -112,14 +121,15 @@ def cyclealign_command(args) -> int:
         grad_accum=args.grad_accum, lora_r=args.lora_r, lora_alpha=2.0 * args.lora_r,
         n_demos=args.n_demos, reward=args.reward, baseline_sft=not args.no_baseline,
         batch_size=args.batch_size, progress=not args.no_progress)
-    task = _load_task(args.task)
     out = args.out or default_out_dir(args.task, args.seed)
-    os.makedirs(out, exist_ok=True)
-    # the white box trains in float32 (CUDA: autocast does the mixed precision)
-    white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
-    cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
-    black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device)
-    result = run_cyclealign(config, white_box=white, black_box=black, task=task, out_dir=out)
+    with prints_to_stderr():  # stdout holds the result only
+        task = _load_task(args.task)
+        os.makedirs(out, exist_ok=True)
+        # the white box trains in float32 (CUDA: autocast does the mixed precision)
+        white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
+        cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
+        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device)
+        result = run_cyclealign(config, white_box=white, black_box=black, task=task, out_dir=out)
     if args.json:
         print(json.dumps(result))
     else:

