@@ -64,6 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="numerical tolerance of the game (default 1e-9)")
     s.add_argument("--max-vertices", type=int, default=None,
                    help="limit of the posterior LP's vertex enumeration (default 5000)")
+    s.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+                   help="refuse (exit 5) a signaling LP (signaling or both) whose estimated peak memory is above "
+                        "GIB gibibytes (default $PERSUASION_MAX_MEMORY, else 80%% of this "
+                        "machine's memory)")
 
     r = sub.add_parser("regret", help="simulate online learners with an unknown prior and "
                                       "measure their regret against the exact optimum")
@@ -124,6 +128,12 @@ def _solve_command(args) -> int:
         if args.method not in ("posterior", "both"):
             raise GameValidationError("--max-vertices", "applies only to --method posterior or both")
         opts["max_vertices"] = args.max_vertices
+    if args.max_memory is not None:
+        if not 0 < args.max_memory < float("inf"):
+            raise GameValidationError("--max-memory", "must be a positive number of GiB")
+        if args.method not in ("signaling", "both"):
+            raise GameValidationError("--max-memory", "applies only to --method signaling or both")
+        opts["max_memory"] = args.max_memory * 2**30
     extra = {}
     if args.method == "both":
         try:

@@ -75,18 +75,10 @@ def parse_number_text(text: str) -> Fraction | BadNumber:
     'has exponent 99999999, beyond the limit of ±1000'
     """
     t = text.strip()
-    m = _RATIO.fullmatch(t)
-    if m:
-        sign1, num, sign2, den = m.groups()
-        for part in (num, den):
-            if len(part.lstrip("0")) > MAX_DIGITS:
-                return BadNumber(text, f"has more than {MAX_DIGITS} digits")
-        if int(den) == 0:
-            return BadNumber(text, "is not a number: its denominator is zero")
-        neg = (sign1 == "-") != (sign2 == "-")
-        return _within_magnitude(Fraction(-int(num) if neg else int(num), int(den)), text)
     m = _DECIMAL.fullmatch(t)
-    if not m or not (m.group(2) or m.group(3)):
+    if m is None:
+        return _parse_ratio(text, t)
+    if not (m.group(2) or m.group(3)):
         return BadNumber(text, 'is not a number: expected one such as 0.3, 1e-6 or "3/10"')
     sign, whole, frac, exp = m.groups()
     frac = frac or ""
@@ -110,12 +102,32 @@ def parse_number_text(text: str) -> Fraction | BadNumber:
     return _within_magnitude(-value if sign == "-" else value, text)
 
 
+def _parse_ratio(text: str, t: str) -> Fraction | BadNumber:
+    m = _RATIO.fullmatch(t)
+    if m is None:
+        return BadNumber(text, 'is not a number: expected one such as 0.3, 1e-6 or "3/10"')
+    sign1, num, sign2, den = m.groups()
+    for part in (num, den):
+        if len(part.lstrip("0")) > MAX_DIGITS:
+            return BadNumber(text, f"has more than {MAX_DIGITS} digits")
+    if int(den) == 0:
+        return BadNumber(text, "is not a number: its denominator is zero")
+    neg = (sign1 == "-") != (sign2 == "-")
+    return _within_magnitude(Fraction(-int(num) if neg else int(num), int(den)), text)
+
+
 _TOO_LARGE = ("is too large: numbers must be at most 1.8e308 in absolute value (the largest "
               "double); rescale the data")
 
 
+def _surely_within(value: Fraction) -> bool:
+    """``|value| < 2**1023 <= MAX_MAGNITUDE`` from the bit lengths alone (no comparison
+    of fractions): ``|p/q| < 2**bits(p) / 2**(bits(q) - 1)``."""
+    return value.numerator.bit_length() - value.denominator.bit_length() <= 1022
+
+
 def _within_magnitude(value: Fraction, text) -> Fraction | BadNumber:
-    if abs(value) > MAX_MAGNITUDE:
+    if not _surely_within(value) and abs(value) > MAX_MAGNITUDE:
         return BadNumber(str(text), _TOO_LARGE)
     return value
 
@@ -143,7 +155,7 @@ def to_fraction(value, field: str = "value") -> Fraction:
     if isinstance(value, BadNumber):
         raise GameValidationError(field, f"{value!r} {value.problem}")
     if isinstance(value, Fraction):
-        if abs(value) > MAX_MAGNITUDE:
+        if not _surely_within(value) and abs(value) > MAX_MAGNITUDE:
             raise GameValidationError(field, f"{_fraction_text(value)} {_TOO_LARGE}")
         return value
     elif isinstance(value, (numbers.Integral, np.integer)):
@@ -181,12 +193,22 @@ def _fraction_text(value: Fraction) -> str:
 
 def fraction_array(values, field: str) -> np.ndarray:
     """Object array of Fractions with the same shape as a nested list/array of numbers."""
+    from .errors import GameValidationError
+
     arr = np.asarray(values, dtype=object)
-    out = np.empty(arr.shape, dtype=object)
-    for idx in np.ndindex(arr.shape):
-        index_text = "".join(f"[{i}]" for i in idx)
-        out[idx] = to_fraction(arr[idx], f"{field}{index_text}")
-    return out
+    flat = arr.reshape(-1)
+    out = np.empty(flat.shape, dtype=object)
+    for k, v in enumerate(flat.tolist()):
+        if type(v) is Fraction and _surely_within(v):  # from the file reader: checked
+            out[k] = v
+            continue
+        try:
+            out[k] = to_fraction(v, field)
+        except GameValidationError:  # again, with the entry's index in the field's name
+            idx = np.unravel_index(k, arr.shape) if arr.shape else ()
+            to_fraction(v, field + "".join(f"[{i}]" for i in idx))
+            raise
+    return out.reshape(arr.shape)
 
 
 def format_fraction(value) -> str:

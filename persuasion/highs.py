@@ -90,7 +90,7 @@ def _new_highs():
     ``output_flag`` can be set. It would corrupt ``--json`` output and any program that
     pipes ours. So the first construction in a process runs with file descriptor 1
     pointed at ``os.devnull`` (Python's own buffered output is flushed first, so nothing
-    else is lost); later ones print nothing (checked by ``tests/test_highs_silence.py``
+    else is lost); later ones print nothing (checked by ``tests/test_cli_json.py``
     in a fresh interpreter).
     """
     global _banner_silenced

@@ -20,7 +20,9 @@ Steps:
 
 Size for one receiver: ``n m`` variables, ``n + m (m - 1)`` rows, ``n m (m - 1) + n m``
 non-zeros; the matrix is built row-wise with numpy in one pass. With ``T`` types the
-signal count is ``m^T``: the types LP is refused above ``max_variables``.
+signal count is ``m^T``: the types LP is refused above ``max_variables``. Every LP is
+refused, before it is built, when its estimated peak memory is above the limit of
+:mod:`persuasion.memory` (``max_memory``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from .errors import ProblemTooLargeError
 from .highs import SparseLP, optimum_is_unique
+from .memory import check_signaling_memory
 from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
 from .scheme import result_from_joint
 from .verified_lp import solve_verified
@@ -142,7 +145,8 @@ def _profiles_for(game, max_variables: int) -> np.ndarray:
 
 def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True,
                        max_variables: int = MAX_TYPES_VARIABLES, max_certify_basis: int | None = None,
-                       solver: str = "simplex", warm_start: bool = True):
+                       solver: str = "simplex", warm_start: bool = True,
+                       max_memory: float | None = None):
     """Solve the game by the signaling LP. See the module docstring for the steps.
 
     Parameters
@@ -161,6 +165,10 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
     warm_start : bool
         Start the dual simplex from :func:`dual_feasible_basis` (default; ignored for
         ``solver="ipm"``).
+    max_memory : float, optional
+        Limit in bytes on the estimated peak memory of the solve
+        (:func:`persuasion.memory.check_signaling_memory`: checked before anything is
+        built; default ``$PERSUASION_MAX_MEMORY`` GiB or 80% of the machine's memory).
 
     Returns
     -------
@@ -169,6 +177,7 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
     """
     t0 = time.perf_counter()
     profiles = _profiles_for(game, max_variables)
+    memory = check_signaling_memory(game.n_states, game.n_actions, game.n_types, max_memory)
     scaling = game.scaling
     lp = build_signaling_lp(game.prior, scaling.sender, scaling.receivers,
                             game.type_probabilities, profiles)
@@ -188,7 +197,7 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
     joint = np.clip(ver.x, 0, None).reshape(S, n).T  # [state][signal]
     details = {
         "n_variables": lp.n_cols, "n_constraints": lp.n_rows, "nonzeros": lp.nnz,
-        "seconds_build": t_build,
+        "seconds_build": t_build, "estimated_memory_bytes": memory,
         "seconds_solve": ver.solution.seconds if ver.solution is not None else None,
         "verification": ver.details(), "rescaled_exactly": scaling.exact,
     }

@@ -21,8 +21,9 @@ it. Steps:
    :data:`CHECK_TOL`, after noise-level entries of the solution are set to 0
    (:func:`clean_solution`): the largest primal residual (consistency or Bayes
    plausibility, obedience, non-negativity) in the rescaled units, and the duality gap
-   against the upper bound ``y . bound + sum_j max(0, c_j - (A^T y)_j)`` from HiGHS's
-   duals (valid for any ``y``, since every column of these LPs is at most 1), relative
+   against the upper bound ``y . bound + sum_j u_j max(0, c_j - (A^T y)_j)`` from HiGHS's
+   duals (valid for any ``y``, with ``u_j`` the bound of column ``j`` in every feasible
+   solution: 1, or the prior of its state for the signaling LP), relative
    to ``max(1, |value|)``, must both be at most ``CHECK_TOL``, and so must the estimated
    error of the value, the gap plus ``sum_i |y_i| v_i`` (``v_i`` the violation of row
    ``i``: the solution is feasible for bounds moved by ``v``, which moves the optimum by
@@ -145,8 +146,9 @@ def float_check(lp: SparseLP, sol: LPSolution, *, tol: float = CHECK_TOL,
                 column_bound: float = 1.0, x=None) -> FloatCheck:
     """Primal residual and duality gap of a float solution of ``lp`` (maximisation).
 
-    ``column_bound`` bounds every column of a feasible solution (1 for the persuasion LPs:
-    a column is a probability). ``x`` replaces ``sol.x`` (a cleaned copy).
+    ``column_bound`` (a number or one per column) bounds the columns of every feasible
+    solution: 1 for the persuasion LPs (a column is a probability), the prior of its state
+    for the signaling LP (``x[w, s] <= mu0(w)``). ``x`` replaces ``sol.x`` (a cleaned copy).
     """
     x = np.asarray(sol.x if x is None else x, dtype=float)
     lo = np.asarray(lp.row_lower, dtype=float)
@@ -170,7 +172,9 @@ def float_check(lp: SparseLP, sol: LPSolution, *, tol: float = CHECK_TOL,
     reduced = np.asarray(lp.c, dtype=float) - aty
     bound_term = np.where(y > 0, y * np.where(np.isfinite(hi), hi, 0.0),
                           y * np.where(np.isfinite(lo), lo, 0.0))
-    upper = float(bound_term.sum() + column_bound * np.maximum(reduced, 0).sum())
+    upper = float(bound_term.sum() + np.dot(np.broadcast_to(np.asarray(column_bound, dtype=float),
+                                                            reduced.shape),
+                                            np.maximum(reduced, 0)))
     objective = float(np.dot(np.asarray(lp.c, dtype=float), x))
     scale = max(1.0, abs(objective))
     gap = (upper - objective) / scale
@@ -203,7 +207,8 @@ def solve_verified(lp: SparseLP, exact_lp, *, certify: bool = False, solver: str
     what : str
         Named in the refusal message.
     column_scale : ndarray, optional
-        Natural size of each column (see :func:`clean_solution`).
+        Natural size of each column, which also bounds it in every feasible solution (see
+        :func:`clean_solution` and :func:`float_check`); default 1.
     finest_difference : float
         ``GameScaling.finest_difference`` of the game (step 3's condition).
     """
@@ -215,8 +220,9 @@ def solve_verified(lp: SparseLP, exact_lp, *, certify: bool = False, solver: str
     except SolverError as exc:
         failure = str(exc)
     notes = []
+    bound = 1.0 if column_scale is None else column_scale
     x = clean_solution(sol.x, column_scale) if sol is not None else None
-    check = float_check(lp, sol, x=x) if sol is not None else None
+    check = float_check(lp, sol, x=x, column_bound=bound) if sol is not None else None
     resolvable = finest_difference >= CHECK_TOL
     if not resolvable:
         notes.append(f"the receiver's finest preference is {finest_difference:.2g} of its "
@@ -228,7 +234,7 @@ def solve_verified(lp: SparseLP, exact_lp, *, certify: bool = False, solver: str
             notes.append(str(exc))
         else:
             x2 = clean_solution(sol2.x, column_scale)
-            check2 = float_check(lp, sol2, x=x2)
+            check2 = float_check(lp, sol2, x=x2, column_bound=bound)
             notes.append(f"polished: primal residual {check.primal_residual:.2g} -> "
                          f"{check2.primal_residual:.2g}, gap {check.gap:.2g} -> {check2.gap:.2g}")
             sol, x, check = sol2, x2, check2
