@@ -14,10 +14,11 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from persuasion import load_game, solve, solve_both
+from persuasion import solve, solve_both
+from persuasion.games import load_builtin
 from persuasion.plots import plot_result
 
-GAME = Path(__file__).with_name("prosecutor.json")
+GAME = "prosecutor"  # the bundled game, persuasion/games/prosecutor.json
 EXPECTED = Fraction(3, 5)
 
 
@@ -29,7 +30,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    game = load_game(GAME)
+    game = load_builtin(GAME)
     post, sig = solve_both(game, certify=True)  # the two exact LPs, checked to agree
     concav = solve(game, "concavification")     # two states: the concave closure itself
     for result in (post, sig, concav):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from persuasion import evaluate_scheme, load_game, solve, solve_both
+from persuasion import evaluate_scheme, solve, solve_both
+from persuasion.games import load_builtin
 from persuasion.plots import plot_result
 
-GAME = Path(__file__).with_name("receiver_types.json")
+GAME = "receiver_types"  # the bundled game, persuasion/games/receiver_types.json
 EXPECTED = Fraction(2, 3)
 
 
@@ -33,7 +34,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    game = load_game(GAME)
+    game = load_builtin(GAME)
     post, sig = solve_both(game, certify=True)  # the two exact LPs, checked to agree
     concav = solve(game, "concavification")
     for result in (post, sig, concav):

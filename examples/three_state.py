@@ -15,10 +15,11 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from persuasion import load_game, solve_both
+from persuasion import solve_both
+from persuasion.games import load_builtin
 from persuasion.plots import plot_result
 
-GAME = Path(__file__).with_name("three_state.json")
+GAME = "three_state"  # the bundled game, persuasion/games/three_state.json
 EXPECTED = Fraction(7, 5)
 
 
@@ -30,7 +31,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    game = load_game(GAME)
+    game = load_builtin(GAME)
     post, sig = solve_both(game, certify=True)  # the two exact LPs, checked to agree
     for result in (post, sig):
         print(result.summary(), end="\n\n")

@@ -32,9 +32,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from persuasion import Game, solve_both
+from persuasion.online import RobustLearner, simulate
+from persuasion.robust import full_revelation_scheme
+from persuasion.runs import append_jsonl, read_jsonl
+from persuasion.scheme import evaluate_scheme
 
 from .errors import ConfigError
-from .jsonl import append_jsonl, read_jsonl
+from .respond import respond
 
 __all__ = ["Action", "MATH_ACTIONS", "CODE_ACTIONS", "default_actions", "CalibrationTable",
            "calibrate", "build_game", "solve_game", "action_scheme", "learn_scheme", "prior_from_states"]
@@ -106,8 +113,6 @@ def calibrate(task, problems: Sequence, states: Sequence[int], state_names: Sequ
     Records are appended to ``out_path`` (JSONL) chunk by chunk; a rerun reads them back and
     only runs the missing (problem, action) pairs.
     """
-    from .respond import respond
-
     if len(problems) != len(states):
         raise ConfigError("states: expected one state per calibration problem")
     if not problems:
@@ -121,7 +126,6 @@ def calibrate(task, problems: Sequence, states: Sequence[int], state_names: Sequ
              if (problems[i].uid, actions[a].name) not in done]
     bar = None
     if progress and pairs:
-        from tqdm.auto import tqdm
         bar = tqdm(total=len(pairs), desc="calibration", unit="answer")
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
@@ -177,8 +181,6 @@ def _q(x: float) -> Fraction:
 
 def build_game(table: CalibrationTable, prior: Sequence, *, effort_cost: float = 0.2, name: str = "bridge"):
     """The persuasion game of the module docstring (exact rational utilities)."""
-    from persuasion import Game
-
     if not (isinstance(effort_cost, (int, float)) and effort_cost >= 0):
         raise ConfigError(f"effort_cost: expected a number >= 0, got {effort_cost!r}")
     acc = table.accuracy(smoothed=True)
@@ -195,8 +197,6 @@ def action_scheme(game, scheme) -> np.ndarray:
     The Receiver best-responds to each signal's posterior (sender-preferred ties), so the
     result is a direct (action-recommendation) scheme with the same outcome.
     """
-    from persuasion.scheme import evaluate_scheme
-
     scheme = np.asarray(scheme, dtype=float)
     ev = evaluate_scheme(game, scheme)
     out = np.zeros((game.n_states, game.n_actions))
@@ -208,10 +208,6 @@ def action_scheme(game, scheme) -> np.ndarray:
 
 def solve_game(game) -> dict:
     """Exact optimum by both LPs (they must agree), certified in rationals; baselines."""
-    from persuasion import solve_both
-    from persuasion.robust import full_revelation_scheme
-    from persuasion.scheme import evaluate_scheme
-
     post, sig = solve_both(game, certify=True)
     n = game.n_states
     fr_scheme, _ = full_revelation_scheme(game)
@@ -234,8 +230,6 @@ def learn_scheme(game, *, horizon: int = 10_000, seed: int = 0) -> dict:
 
     Regret is measured against the exact optimum of the estimated game.
     """
-    from persuasion.online import RobustLearner, simulate
-
     learner = RobustLearner(seed=seed)
     run = simulate(game, learner, horizon, seed=seed)
     return {"scheme": action_scheme(game, learner.scheme_), "horizon": horizon, "pseudo_regret": run.final_pseudo_regret,

@@ -26,7 +26,7 @@ solve, not a solution; the raw text is kept in the records.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .errors import ConfigError
@@ -144,7 +144,7 @@ class Advisor:
             raise ConfigError(f"actions: expected one action per question ({len(questions)}), got {len(actions)}")
         settings = self.settings
         if self.style == "plain" and "\n" not in settings.stop:
-            settings = GenerationSettings(**{**settings.__dict__, "stop": tuple(settings.stop) + ("\n",)})
+            settings = replace(settings, stop=tuple(settings.stop) + ("\n",))
         prompts = [self.prompt(q, a) for q, a in zip(questions, actions)]
         gens = generate(self.lm, prompts, settings, cache=self.cache, progress=progress)
         hints = []

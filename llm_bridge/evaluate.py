@@ -20,26 +20,45 @@ Steps of :func:`run_evaluation`:
 6. accuracies with Wilson 95% intervals, paired lifts, exact McNemar p-values.
 
 Every record (problem, state, signal, hint, prompt, answer, grade, timings) is appended to
-``records.jsonl`` as its chunk completes; model calls go through a disk cache. A rerun with the
-same ``--out`` skips finished records and repeats no model call.
+``records.jsonl`` as its chunk completes; model calls go through a disk cache. The ``--out``
+folder is a run folder (:mod:`persuasion.runs`): ``config.json`` holds the settings
+fingerprint; a rerun with the same settings skips finished records and repeats no model call,
+a rerun with other settings is refused (naming the fields that differ) unless it starts over.
+The result is an :class:`EvaluationResult`; its ``to_dict()`` is ``summary.json``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from persuasion.runs import append_jsonl, atomic_write_json, derive_rng, open_run_folder, read_jsonl
+
+from . import abstract_game as ag
+from .advisor import Advisor
+from .cache import GenerationCache
 from .errors import ConfigError
-from .jsonl import append_jsonl, read_jsonl
-from .validate import check_int
+from .generation import GenerationSettings
+from .models import cache_dir, load_causal_lm
+from .receivers import LocalReceiver, check_reachable, make_receiver, openai_base_url
+from .respond import respond
+from .states import make_states
+from .stats import accuracy_summary, mcnemar_exact, paired_lift
+from .tasks import load_task
+from .validate import check_int, config_error
 
-__all__ = ["EvalConfig", "run_evaluation", "plot_conditions", "CONDITIONS"]
+__all__ = ["EvalConfig", "EvaluationResult", "run_evaluation", "plot_conditions", "default_n_train",
+           "CONDITIONS"]
 
 CONDITIONS = ("none", "prior", "posterior")
+# settings that do not change the results (left out of the fingerprint)
+_RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device")
 
 
 @dataclass
@@ -79,14 +98,385 @@ class EvalConfig:
             raise ConfigError(f"game_from: expected a path to a summary.json, got {self.game_from!r}")
         return self
 
+    def fingerprint(self) -> dict:
+        """The settings that change the results (``config.json`` of the run folder, and the
+        ``config`` of the summary): every field but ``out``, ``cache``, ``batch_size``,
+        ``chunk`` and ``device``; ``game_from`` only when set (so the folders of runs made
+        before the field existed keep their fingerprint)."""
+        keep = asdict(self)
+        for k in _RESUME_FREE:
+            keep.pop(k)
+        if keep.get("game_from") is None:
+            keep.pop("game_from", None)
+        return keep
+
 
 def _fingerprint(cfg: EvalConfig) -> dict:
-    keep = asdict(cfg)
-    for k in ("out", "cache", "batch_size", "chunk", "device"):
-        keep.pop(k)
-    if keep.get("game_from") is None:  # keeps the config.json of runs made before the field existed
-        keep.pop("game_from", None)
-    return keep
+    """:meth:`EvalConfig.fingerprint` (the old private name, kept for existing imports)."""
+    return cfg.fingerprint()
+
+
+@dataclass
+class EvaluationResult:
+    """The outcome of :func:`run_evaluation`; :meth:`to_dict` is ``summary.json``.
+
+    Attributes
+    ----------
+    task : str
+    n : int
+        Test problems.
+    seed : int
+    advisor, receiver : str
+        Model names (the receiver's as the Receiver object reports it).
+    conditions : dict
+        Per condition (``none``, ``prior``, ``posterior``): ``accuracy``, ``ci95`` (Wilson),
+        ``correct``, ``n``.
+    lift_vs_none_detail, lift_vs_prior_detail : dict
+        Paired lift of ``posterior`` over ``none`` / ``prior``: ``lift``, ``ci95``, ``wins``,
+        ``losses``, ``n``.
+    p_value, p_value_vs_prior : float
+        Exact McNemar p-values of the same comparisons.
+    test : str
+        The name of the test.
+    per_state : dict
+        Per state name, the ``conditions`` of its test problems.
+    states : dict
+        The state abstraction (``spec``, ``names``, ...) and the ``prior`` (exact fractions as text).
+    actions : list of dict
+        ``name`` and ``instruction`` per action.
+    calibration : dict or None
+        The calibration table (:meth:`~llm_bridge.abstract_game.CalibrationTable.to_dict`).
+    game : dict
+        Utilities, the optimal scheme and its values, ``scheme_used`` (and ``reused_from``).
+    online : dict
+        The robust online learner's run on the game.
+    timings : dict
+        ``calibration_s``, ``test_s``, ``total_s``.
+    config : dict
+        :meth:`EvalConfig.fingerprint`.
+    """
+
+    task: str
+    n: int
+    seed: int
+    advisor: str
+    receiver: str
+    conditions: dict
+    lift_vs_none_detail: dict
+    lift_vs_prior_detail: dict
+    p_value: float
+    p_value_vs_prior: float
+    test: str
+    per_state: dict
+    states: dict
+    actions: list
+    calibration: dict | None
+    game: dict
+    online: dict
+    timings: dict
+    config: dict
+
+    @property
+    def lift_vs_none(self) -> float:
+        return self.lift_vs_none_detail["lift"]
+
+    @property
+    def lift_vs_prior(self) -> float:
+        return self.lift_vs_prior_detail["lift"]
+
+    @property
+    def state_names(self) -> list[str]:
+        return list(self.states["names"])
+
+    def accuracy(self, condition: str) -> float:
+        """The accuracy of one condition."""
+        return self.conditions[condition]["accuracy"]
+
+    def scheme(self, kind: str = "optimal") -> np.ndarray:
+        """The game's ``optimal`` scheme or the online learner's ``learned`` one (states x actions)."""
+        return np.asarray(self.game["optimal_scheme"] if kind == "optimal" else self.online["scheme"],
+                          dtype=float)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (the schema of ``summary.json`` and ``bridge evaluate --json``)."""
+        return {
+            "task": self.task, "n": self.n, "seed": self.seed, "advisor": self.advisor,
+            "receiver": self.receiver, "conditions": self.conditions,
+            "lift_vs_none": self.lift_vs_none, "lift_vs_prior": self.lift_vs_prior,
+            "lift_vs_none_detail": self.lift_vs_none_detail,
+            "lift_vs_prior_detail": self.lift_vs_prior_detail,
+            "p_value": self.p_value, "p_value_vs_prior": self.p_value_vs_prior, "test": self.test,
+            "per_state": self.per_state, "states": self.states, "actions": self.actions,
+            "calibration": self.calibration, "game": self.game, "online": self.online,
+            "timings": self.timings, "config": self.config,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvaluationResult":
+        """The result of a ``summary.json`` (``from_dict(r.to_dict()).to_dict() == r.to_dict()``)."""
+        try:
+            return cls(**{f.name: d[f.name] for f in fields(cls)})
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"summary: not an evaluation summary (missing {exc})") from None
+
+
+# ----------------------------------------------------------------------------- steps
+@dataclass
+class _Setup:
+    """Steps 1-2: the task, its splits, the states, the prior and the actions."""
+
+    task: object
+    splits: object
+    states: object
+    prior: list
+    actions: tuple
+
+    @property
+    def test(self) -> list:
+        return list(self.splits.test)
+
+
+@dataclass
+class _Game:
+    """Steps 3-4: the prior, the scheme used, and the records of the game."""
+
+    prior: list
+    scheme: np.ndarray
+    calibration: dict | None
+    game: dict
+    online: dict
+    seconds: float
+
+
+def _open_out(cfg: EvalConfig, start_over: bool) -> Path | None:
+    """The run folder (``config.json``: the fingerprint) or None without ``out``."""
+    if not cfg.out:
+        return None
+    folder = open_run_folder(cfg.out, cfg.fingerprint(), identity_file="config.json", field="out",
+                             start_over=start_over, keep=("cache.sqlite*",), indent=2,
+                             sort_keys=False, error=config_error)
+    return folder.path
+
+
+def default_n_train(kind: str, n: int, n_calibration: int) -> int:
+    """The train split's size when ``EvalConfig.n_train`` is None: 60 math problems, else
+    what the 164 HumanEval problems leave after the test and calibration splits."""
+    return 60 if kind == "math" else max(1, 164 - n - n_calibration)
+
+
+def _setup(cfg: EvalConfig, task) -> _Setup:
+    task = load_task(cfg.task) if task is None else task
+    n_train = cfg.n_train if cfg.n_train is not None else default_n_train(task.kind, cfg.n, cfg.n_calibration)
+    splits = task.splits(n_train=n_train, n_calibration=cfg.n_calibration, n_test=cfg.n, seed=cfg.seed)
+    states = make_states(cfg.states, splits.train, seed=cfg.seed)
+    prior = ag.prior_from_states(states.states_of(splits.train), states.n_states)
+    return _Setup(task, splits, states, prior, ag.default_actions(task.kind))
+
+
+def _agents(cfg: EvalConfig, models: dict, cache, receiver):
+    """The Advisor, the Receiver and the Receiver's answer settings."""
+
+    def lm(name):
+        if name not in models:
+            models[name] = load_causal_lm(name, device=cfg.device)
+        return models[name]
+
+    advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format,
+                      settings=GenerationSettings(max_new_tokens=cfg.hint_tokens, batch_size=cfg.batch_size))
+    if receiver is not None:
+        if not callable(getattr(receiver, "complete", None)):
+            raise ConfigError(f"receiver: expected a Receiver object with complete(), got {type(receiver).__name__}")
+    elif cfg.receiver.startswith("openai:"):
+        receiver = make_receiver(cfg.receiver, cache=cache)
+    else:
+        receiver = LocalReceiver(lm(cfg.receiver), cache=cache)
+    answer_settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+    return advisor, receiver, answer_settings
+
+
+def _reused_game(cfg: EvalConfig, setup: _Setup) -> _Game:
+    """Steps 3-4 taken from a previous run (``cfg.game_from``)."""
+    reused = _previous_game(cfg.game_from, cfg.task, setup.states.names, setup.actions)
+    if cfg.scheme == "optimal":
+        scheme = reused["optimal_scheme"]
+    elif reused["learned_scheme"] is not None:
+        scheme = reused["learned_scheme"]
+    else:
+        raise ConfigError(f"game_from: {reused['path']!r} holds no learned scheme for scheme='learned'")
+    return _Game(reused["prior"], scheme, reused["calibration"],
+                 dict(reused["game"], scheme_used=cfg.scheme, reused_from=reused["path"]),
+                 reused["online"], 0.0)
+
+
+def _calibrated_game(cfg: EvalConfig, setup: _Setup, advisor, receiver, answer_settings, out,
+                     progress: bool) -> _Game:
+    """Step 3 (calibration) and step 4 (the game, its exact optimum, the online learner)."""
+    t0 = time.perf_counter()
+    splits, states = setup.splits, setup.states
+    table = ag.calibrate(setup.task, splits.calibration, states.states_of(splits.calibration), states.names,
+                         advisor=advisor, receiver=receiver, actions=setup.actions, settings=answer_settings,
+                         out_path=(out / "calibration.jsonl") if out else None, chunk=cfg.chunk,
+                         progress=progress)
+    seconds = time.perf_counter() - t0
+    game = ag.build_game(table, setup.prior, effort_cost=cfg.effort_cost, name=f"bridge:{cfg.task}")
+    solved = ag.solve_game(game)
+    learned = ag.learn_scheme(game, horizon=cfg.horizon, seed=cfg.seed)
+    scheme = solved["scheme"] if cfg.scheme == "optimal" else learned["scheme"]
+    game_out = {
+        "sender_utility": game.sender_utility.tolist(),
+        "receiver_utility": game.receiver_utility.tolist(),
+        "effort_cost": cfg.effort_cost,
+        "scheme_used": cfg.scheme,
+        "optimal_scheme": solved["scheme"].tolist(),
+        "optimal_value": solved["value"],
+        "optimal_value_exact": solved["value_exact"],
+        "certified": solved["certified"],
+        "unique": solved["unique"],
+        "full_revelation_value": solved["full_revelation_value"],
+        "no_information_value": solved["no_information_value"],
+    }
+    online = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in learned.items()}
+    return _Game(setup.prior, scheme, table.to_dict(), game_out, online, seconds)
+
+
+def _plan(cfg: EvalConfig, setup: _Setup, game: _Game) -> list[tuple]:
+    """Per test problem ``(index, problem, state, item state, prior signal, posterior signal)``,
+    drawn from the problem's own generator (seeded by ``(seed, index)``)."""
+    prior_f = np.array([float(p) for p in game.prior])
+    scheme, n_actions = game.scheme, len(setup.actions)
+    plan = []
+    for i, (p, x) in enumerate(zip(setup.test, setup.states.states_of(setup.test))):
+        rng = derive_rng(cfg.seed, i)
+        x_prior = int(rng.choice(len(prior_f), p=prior_f))
+        a_prior = int(rng.choice(n_actions, p=scheme[x_prior] / scheme[x_prior].sum()))
+        a_post = int(rng.choice(n_actions, p=scheme[x] / scheme[x].sum()))
+        plan.append((i, p, x, x_prior, a_prior, a_post))
+    return plan
+
+
+def _record(setup: _Setup, job, hint, response) -> dict:
+    """The ``records.jsonl`` row of one answer."""
+    (i, p, x, x_prior, _, _), cond, a = job
+    names, h, r = setup.states.names, hint, response
+    return {
+        "uid": p.uid, "index": i, "question": p.question, "reference": p.answer,
+        "state": names[x], "condition": cond,
+        "item_state": names[x_prior] if cond == "prior" else (names[x] if cond == "posterior" else None),
+        "signal": setup.actions[a].name if a is not None else None,
+        "hint": h.text if h else None, "advisor_text": h.advisor_text if h else None,
+        "advisor_raw": h.raw_text if h else None,
+        "prompt": r.prompt, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
+        "score": r.score, "detail": r.detail, "completion_tokens": r.completion_tokens,
+        "hint_seconds": h.seconds if h else 0.0, "answer_seconds": r.seconds,
+        "cached": bool(r.cached and (h.cached if h else True)),
+    }
+
+
+def _answer_chunk(setup: _Setup, part, done: dict, advisor, receiver, answer_settings) -> list[dict]:
+    """Hints and answers for the missing (problem, condition) pairs of a chunk of the plan."""
+    jobs = []  # (plan entry, condition, action index or None)
+    for pl in part:
+        for cond, a in (("none", None), ("prior", pl[4]), ("posterior", pl[5])):
+            if (pl[1].uid, cond) not in done:
+                jobs.append((pl, cond, a))
+    hint_jobs = [j for j in jobs if j[2] is not None]
+    hints = advisor.render([j[0][1].question for j in hint_jobs], [setup.actions[j[2]] for j in hint_jobs])
+    hint_of = {id(j): h for j, h in zip(hint_jobs, hints)}
+    resp = respond(receiver, setup.task, [j[0][1] for j in jobs],
+                   [hint_of[id(j)].text if j[2] is not None else None for j in jobs], answer_settings)
+    return [_record(setup, j, hint_of.get(id(j)), r) for j, r in zip(jobs, resp)]
+
+
+def _test(cfg: EvalConfig, setup: _Setup, game: _Game, advisor, receiver, answer_settings, out,
+          progress: bool) -> dict:
+    """Step 5: every (problem, condition) answer, read back from ``records.jsonl`` or run
+    (appended chunk by chunk); returns them by ``(uid, condition)``."""
+    rec_path = out / "records.jsonl" if out else None
+    done = {(r["uid"], r["condition"]): r for r in read_jsonl(rec_path)} if rec_path is not None else {}
+    todo = [pl for pl in _plan(cfg, setup, game) if any((pl[1].uid, c) not in done for c in CONDITIONS)]
+    bar = None
+    if progress and todo:
+        bar = tqdm(total=len(todo), desc="test problems", unit="problem")
+    for start in range(0, len(todo), cfg.chunk):
+        part = todo[start:start + cfg.chunk]
+        rows = _answer_chunk(setup, part, done, advisor, receiver, answer_settings)
+        done.update({(row["uid"], row["condition"]): row for row in rows})
+        if rec_path is not None:
+            append_jsonl(rec_path, rows)
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    return done
+
+
+def _statistics(setup: _Setup, done: dict) -> dict:
+    """Step 6: accuracies, paired lifts, McNemar p-values, per-state accuracies."""
+    test = setup.test
+    test_states = setup.states.states_of(test)
+    grades = {c: [bool(done[(p.uid, c)]["correct"]) for p in test] for c in CONDITIONS}
+    per_state = {}
+    for s, name in enumerate(setup.states.names):
+        idx = [k for k, x in enumerate(test_states) if x == s]
+        per_state[name] = {c: accuracy_summary([grades[c][k] for k in idx]) for c in CONDITIONS}
+    return {
+        "conditions": {c: accuracy_summary(grades[c]) for c in CONDITIONS},
+        "lift_vs_none_detail": paired_lift(grades["posterior"], grades["none"]),
+        "lift_vs_prior_detail": paired_lift(grades["posterior"], grades["prior"]),
+        "p_value": mcnemar_exact(grades["posterior"], grades["none"]),
+        "p_value_vs_prior": mcnemar_exact(grades["posterior"], grades["prior"]),
+        "test": "exact McNemar, two-sided, paired by problem",
+        "per_state": per_state,
+    }
+
+
+def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | None = None,
+                   task=None, receiver=None, start_over: bool = False) -> EvaluationResult:
+    """Run the protocol of the module docstring; returns the :class:`EvaluationResult`
+    (its ``to_dict()`` is also written to ``<out>/summary.json``).
+
+    ``models`` may map model names to already loaded :class:`~llm_bridge.models.LoadedModel`
+    objects (tests and the demo share one SmolLM2 between Advisor and Receiver). ``task``
+    may be a :class:`~llm_bridge.tasks.Task` object to use instead of ``load_task(cfg.task)``
+    (its ``name`` should equal ``cfg.task``), and ``receiver`` a Receiver object (anything with
+    ``complete(conversations, settings, progress=...)``) to use instead of building one from
+    ``cfg.receiver`` (which then only labels the run).
+
+    With ``cfg.game_from`` (a previous run's ``summary.json``) steps 3-4 are skipped: the
+    previous run's prior, calibration table, game and schemes are reused, so that two runs
+    that differ only in the Advisor (e.g. before and after training it) send the same signals
+    on the same test problems.
+
+    An ``out`` folder holding a run with other settings is refused (ConfigError naming the
+    fields); with ``start_over=True`` its previous run is removed first (the generation cache
+    ``cache.sqlite`` is kept: its entries are keyed by model, prompt and settings).
+    """
+    cfg.validate()
+    t_start = time.perf_counter()
+    if receiver is None and openai_base_url(cfg.receiver) is not None:
+        # an API Receiver: fail in seconds, before any model is loaded, if nothing listens there
+        check_reachable(openai_base_url(cfg.receiver), field="receiver")
+    out = _open_out(cfg, start_over)
+    cache = GenerationCache(cfg.cache or (out / "cache.sqlite" if out else cache_dir() / "generations.sqlite"))
+    setup = _setup(cfg, task)
+    advisor, receiver, answer_settings = _agents(cfg, dict(models or {}), cache, receiver)
+    game = (_reused_game(cfg, setup) if cfg.game_from else
+            _calibrated_game(cfg, setup, advisor, receiver, answer_settings, out, progress))
+    t0 = time.perf_counter()
+    done = _test(cfg, setup, game, advisor, receiver, answer_settings, out, progress)
+    t_test = time.perf_counter() - t0
+    result = EvaluationResult(
+        task=cfg.task, n=len(setup.test), seed=cfg.seed, advisor=cfg.advisor,
+        receiver=getattr(receiver, "name", cfg.receiver), **_statistics(setup, done),
+        states={**setup.states.describe(), "prior": [str(p) for p in game.prior]},
+        actions=[{"name": a.name, "instruction": a.instruction} for a in setup.actions],
+        calibration=game.calibration, game=game.game, online=game.online,
+        timings={"calibration_s": game.seconds, "test_s": t_test, "total_s": time.perf_counter() - t_start},
+        config=cfg.fingerprint())
+    if out is not None:
+        atomic_write_json(out / "summary.json", result.to_dict(), indent=2)
+        plot_conditions(result, out / "conditions.png")
+    return result
 
 
 def _previous_game(path, task_name: str, state_names, actions) -> dict:
@@ -96,8 +486,6 @@ def _previous_game(path, task_name: str, state_names, actions) -> dict:
     it). Its task, state names and actions must match the new run's, so that the reused scheme
     means the same thing.
     """
-    from fractions import Fraction
-
     p = Path(path)
     if p.is_dir():
         p = p / "summary.json"
@@ -125,232 +513,14 @@ def _previous_game(path, task_name: str, state_names, actions) -> dict:
             "learned_scheme": None if learned is None else np.asarray(learned, dtype=float)}
 
 
-def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | None = None,
-                   task=None, receiver=None) -> dict:
-    """Run the protocol of the module docstring; returns the summary dict (also written
-    to ``<out>/summary.json``).
-
-    ``models`` may map model names to already loaded :class:`~llm_bridge.models.LoadedModel`
-    objects (tests and the demo share one SmolLM2 between Advisor and Receiver). ``task``
-    may be a :class:`~llm_bridge.tasks.Task` object to use instead of ``load_task(cfg.task)``
-    (its ``name`` should equal ``cfg.task``), and ``receiver`` a Receiver object (anything with
-    ``complete(conversations, settings, progress=...)``) to use instead of building one from
-    ``cfg.receiver`` (which then only labels the run).
-
-    With ``cfg.game_from`` (a previous run's ``summary.json``) steps 3-4 are skipped: the
-    previous run's prior, calibration table, game and schemes are reused, so that two runs
-    that differ only in the Advisor (e.g. before and after training it) send the same signals
-    on the same test problems.
-    """
-
-    from . import abstract_game as ag
-    from .advisor import Advisor
-    from .cache import GenerationCache
-    from .generation import GenerationSettings
-    from .models import cache_dir, load_causal_lm
-    from .receivers import LocalReceiver, check_reachable, make_receiver, openai_base_url
-    from .respond import respond
-    from .states import make_states
-    from .stats import accuracy_summary, mcnemar_exact, paired_lift
-    from .tasks import load_task
-
-    cfg.validate()
-    t_start = time.perf_counter()
-    if receiver is None and openai_base_url(cfg.receiver) is not None:
-        # an API Receiver: fail in seconds, before any model is loaded, if nothing listens there
-        check_reachable(openai_base_url(cfg.receiver), field="receiver")
-    out = Path(cfg.out) if cfg.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        cfg_path = out / "config.json"
-        if cfg_path.exists():
-            old = json.loads(cfg_path.read_text())
-            if old != _fingerprint(cfg):
-                diff = sorted(k for k in set(old) | set(_fingerprint(cfg)) if old.get(k) != _fingerprint(cfg).get(k))
-                raise ConfigError(
-                    f"out: {str(out)!r} holds a run with other settings ({', '.join(diff)}); "
-                    "use another --out folder to start a new run")
-        else:
-            cfg_path.write_text(json.dumps(_fingerprint(cfg), indent=2))
-    cache_path = cfg.cache or (out / "cache.sqlite" if out else cache_dir() / "generations.sqlite")
-    cache = GenerationCache(cache_path)
-    models = dict(models or {})
-
-    def lm(name):
-        if name not in models:
-            models[name] = load_causal_lm(name, device=cfg.device)
-        return models[name]
-
-    # 1-2. task, splits, states, prior
-    task = load_task(cfg.task) if task is None else task
-    n_train = cfg.n_train
-    if n_train is None:
-        n_train = 60 if task.kind == "math" else max(1, 164 - cfg.n - cfg.n_calibration)
-    splits = task.splits(n_train=n_train, n_calibration=cfg.n_calibration, n_test=cfg.n, seed=cfg.seed)
-    states = make_states(cfg.states, splits.train, seed=cfg.seed)
-    prior = ag.prior_from_states(states.states_of(splits.train), states.n_states)
-    actions = ag.default_actions(task.kind)
-
-    advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format,
-                      settings=GenerationSettings(max_new_tokens=cfg.hint_tokens, batch_size=cfg.batch_size))
-    if receiver is not None:
-        if not callable(getattr(receiver, "complete", None)):
-            raise ConfigError(f"receiver: expected a Receiver object with complete(), got {type(receiver).__name__}")
-    elif cfg.receiver.startswith("openai:"):
-        receiver = make_receiver(cfg.receiver, cache=cache)
-    else:
-        receiver = LocalReceiver(lm(cfg.receiver), cache=cache)
-    answer_settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
-
-    t0 = time.perf_counter()
-    if cfg.game_from:
-        # 3-4 reused from a previous run
-        reused = _previous_game(cfg.game_from, cfg.task, states.names, actions)
-        prior = reused["prior"]
-        if cfg.scheme == "optimal":
-            scheme = reused["optimal_scheme"]
-        elif reused["learned_scheme"] is not None:
-            scheme = reused["learned_scheme"]
-        else:
-            raise ConfigError(f"game_from: {reused['path']!r} holds no learned scheme for scheme='learned'")
-        calibration_out = reused["calibration"]
-        game_out = dict(reused["game"], scheme_used=cfg.scheme, reused_from=reused["path"])
-        online_out = reused["online"]
-        t_cal = 0.0
-    else:
-        # 3. calibration
-        cal_states = states.states_of(splits.calibration)
-        table = ag.calibrate(task, splits.calibration, cal_states, states.names, advisor=advisor,
-                             receiver=receiver, actions=actions, settings=answer_settings,
-                             out_path=(out / "calibration.jsonl") if out else None, chunk=cfg.chunk,
-                             progress=progress)
-        t_cal = time.perf_counter() - t0
-
-        # 4. the game, its exact optimum, the online learner
-        game = ag.build_game(table, prior, effort_cost=cfg.effort_cost, name=f"bridge:{cfg.task}")
-        solved = ag.solve_game(game)
-        learned = ag.learn_scheme(game, horizon=cfg.horizon, seed=cfg.seed)
-        scheme = solved["scheme"] if cfg.scheme == "optimal" else learned["scheme"]
-        calibration_out = table.to_dict()
-        game_out = {
-            "sender_utility": game.sender_utility.tolist(),
-            "receiver_utility": game.receiver_utility.tolist(),
-            "effort_cost": cfg.effort_cost,
-            "scheme_used": cfg.scheme,
-            "optimal_scheme": solved["scheme"].tolist(),
-            "optimal_value": solved["value"],
-            "optimal_value_exact": solved["value_exact"],
-            "certified": solved["certified"],
-            "unique": solved["unique"],
-            "full_revelation_value": solved["full_revelation_value"],
-            "no_information_value": solved["no_information_value"],
-        }
-        online_out = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in learned.items()}
-    prior_f = np.array([float(p) for p in prior])
-
-    # 5. test
-    test = list(splits.test)
-    test_states = states.states_of(test)
-    rec_path = out / "records.jsonl" if out else None
-    done = {}
-    if rec_path is not None:
-        for r in read_jsonl(rec_path):
-            done[(r["uid"], r["condition"])] = r
-    plan = []
-    for i, p in enumerate(test):
-        rng = np.random.default_rng([cfg.seed, i])
-        x = test_states[i]
-        x_prior = int(rng.choice(len(prior_f), p=prior_f))
-        a_prior = int(rng.choice(len(actions), p=scheme[x_prior] / scheme[x_prior].sum()))
-        a_post = int(rng.choice(len(actions), p=scheme[x] / scheme[x].sum()))
-        plan.append((i, p, x, x_prior, a_prior, a_post))
-    t0 = time.perf_counter()
-    bar = None
-    todo = [pl for pl in plan if any((pl[1].uid, c) not in done for c in CONDITIONS)]
-    if progress and todo:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(todo), desc="test problems", unit="problem")
-    for start in range(0, len(todo), cfg.chunk):
-        part = todo[start:start + cfg.chunk]
-        jobs = []  # (plan entry, condition, action index or None)
-        for pl in part:
-            for cond, a in (("none", None), ("prior", pl[4]), ("posterior", pl[5])):
-                if (pl[1].uid, cond) not in done:
-                    jobs.append((pl, cond, a))
-        hint_jobs = [j for j in jobs if j[2] is not None]
-        hints = advisor.render([j[0][1].question for j in hint_jobs], [actions[j[2]] for j in hint_jobs])
-        hint_of = {id(j): h for j, h in zip(hint_jobs, hints)}
-        resp = respond(receiver, task, [j[0][1] for j in jobs],
-                       [hint_of[id(j)].text if j[2] is not None else None for j in jobs], answer_settings)
-        rows = []
-        for j, r in zip(jobs, resp):
-            (i, p, x, x_prior, a_prior, a_post), cond, a = j
-            h = hint_of.get(id(j))
-            row = {
-                "uid": p.uid, "index": i, "question": p.question, "reference": p.answer,
-                "state": states.names[x], "condition": cond,
-                "item_state": states.names[x_prior] if cond == "prior" else (states.names[x] if cond == "posterior" else None),
-                "signal": actions[a].name if a is not None else None,
-                "hint": h.text if h else None, "advisor_text": h.advisor_text if h else None,
-                "advisor_raw": h.raw_text if h else None,
-                "prompt": r.prompt, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
-                "score": r.score, "detail": r.detail, "completion_tokens": r.completion_tokens,
-                "hint_seconds": h.seconds if h else 0.0, "answer_seconds": r.seconds,
-                "cached": bool(r.cached and (h.cached if h else True)),
-            }
-            rows.append(row)
-            done[(p.uid, cond)] = row
-        if rec_path is not None:
-            append_jsonl(rec_path, rows)
-        if bar is not None:
-            bar.update(len(part))
-    if bar is not None:
-        bar.close()
-    t_test = time.perf_counter() - t0
-
-    # 6. statistics
-    grades = {c: [bool(done[(p.uid, c)]["correct"]) for p in test] for c in CONDITIONS}
-    conditions = {c: accuracy_summary(grades[c]) for c in CONDITIONS}
-    lift_none = paired_lift(grades["posterior"], grades["none"])
-    lift_prior = paired_lift(grades["posterior"], grades["prior"])
-    per_state = {}
-    for s, name in enumerate(states.names):
-        idx = [k for k, x in enumerate(test_states) if x == s]
-        per_state[name] = {c: accuracy_summary([grades[c][k] for k in idx]) for c in CONDITIONS}
-    summary = {
-        "task": cfg.task,
-        "n": len(test),
-        "seed": cfg.seed,
-        "advisor": cfg.advisor,
-        "receiver": getattr(receiver, "name", cfg.receiver),
-        "conditions": conditions,
-        "lift_vs_none": lift_none["lift"],
-        "lift_vs_prior": lift_prior["lift"],
-        "lift_vs_none_detail": lift_none,
-        "lift_vs_prior_detail": lift_prior,
-        "p_value": mcnemar_exact(grades["posterior"], grades["none"]),
-        "p_value_vs_prior": mcnemar_exact(grades["posterior"], grades["prior"]),
-        "test": "exact McNemar, two-sided, paired by problem",
-        "per_state": per_state,
-        "states": {**states.describe(), "prior": [str(p) for p in prior]},
-        "actions": [{"name": a.name, "instruction": a.instruction} for a in actions],
-        "calibration": calibration_out,
-        "game": game_out,
-        "online": online_out,
-        "timings": {"calibration_s": t_cal, "test_s": t_test, "total_s": time.perf_counter() - t_start},
-        "config": _fingerprint(cfg),
-    }
-    if out is not None:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-        plot_conditions(summary, out / "conditions.png")
-    return summary
-
-
-def plot_conditions(summary: dict, path):
+def plot_conditions(summary, path):
     """Bar chart of the three conditions' accuracies with their 95% intervals; each bar's value
-    is written just above the top of its interval. Returns the figure."""
+    is written just above the top of its interval. ``summary``: an :class:`EvaluationResult`
+    or its dict. Returns the figure."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state
 
+    if isinstance(summary, EvaluationResult):
+        summary = summary.to_dict()
     conds = list(CONDITIONS)
     acc = [summary["conditions"][c]["accuracy"] for c in conds]
     lo = [summary["conditions"][c]["accuracy"] - summary["conditions"][c]["ci95"][0] for c in conds]

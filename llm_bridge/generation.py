@@ -20,12 +20,17 @@ Steps of :func:`generate`:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import inspect
 import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+from tqdm.auto import tqdm
+
 from .errors import ConfigError
+from .messages import validate_conversation
 from .validate import check_int
 
 __all__ = [
@@ -95,15 +100,11 @@ def chat_prompt(lm, messages: Sequence[dict], *, add_generation_prompt: bool = T
     """Render OpenAI-style messages as the model's prompt text.
 
     Uses the tokenizer's chat template; a model without one (GPT-2) gets the plain layout
-    ``"System: …\\n\\nUser: …\\n\\nAssistant:"``.
+    ``"System: …\\n\\nUser: …\\n\\nAssistant:"``. The messages are checked by
+    :func:`llm_bridge.messages.validate_conversation` (errors name ``messages[i]``) and passed
+    to the template as given.
     """
-    if not messages:
-        raise ConfigError("messages: expected at least one message")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
-            raise ConfigError(f"messages[{i}]: expected a dict with role system/user/assistant, got {m!r}")
-        if not isinstance(m.get("content"), str):
-            raise ConfigError(f"messages[{i}].content: expected a string")
+    validate_conversation(messages, "messages")
     if lm.has_chat_template:
         return lm.tokenizer.apply_chat_template(
             list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
@@ -201,8 +202,6 @@ def _last_logits_only(model, keep: int = 1) -> dict:
     Without it the prompt pass computes the vocabulary projection at every prompt position
     (batch x length x vocabulary logits), of which decoding needs only the last.
     """
-    import inspect
-
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
@@ -309,8 +308,6 @@ def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = N
         todo.append(i)
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(todo), desc=progress if isinstance(progress, str) else "generate", unit="prompt")
     if todo:
         encoded = encode_prompts(lm, [prompts[i] for i in todo])
@@ -360,8 +357,6 @@ def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence
     (sums, counts) : two torch.Tensor of shape (N,)
         ``sums`` carries the autograd graph when ``grad=True``.
     """
-    import contextlib
-
     import torch
 
     if len(prompt_ids) != len(completion_ids):
@@ -394,20 +389,20 @@ def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence
 
 def sequence_logprobs(lm, prompts: Sequence[str], completions: Sequence[str], *, batch_size: int = 8,
                       grad: bool = False):
-    """Log-likelihood of each completion given its prompt (see :func:`token_logprobs`).
+    """Log-likelihood of each completion text given its prompt text.
+
+    A text-level view of the one scorer, :func:`token_logprobs` (prompts encoded by
+    :func:`encode_prompts`, completions without special tokens); only the layout differs.
 
     Returns
     -------
     torch.Tensor of shape (N, 2)
-        Column 0: the sum of the completion tokens' log-probabilities; column 1: their number.
-        With ``grad=True`` column 0 carries the autograd graph (for training).
+        Column 0: the sum of the completion tokens' log-probabilities (``token_logprobs``'s
+        ``sums``); column 1: their number (its ``counts``). With ``grad=True`` column 0
+        carries the autograd graph (for training).
     """
     import torch
 
-    if len(prompts) != len(completions):
-        raise ConfigError(f"completions: expected {len(prompts)} completions (one per prompt), got {len(completions)}")
     c_ids = [lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions]
     sums, counts = token_logprobs(lm, encode_prompts(lm, list(prompts)), c_ids, batch_size=batch_size, grad=grad)
-    if sums.numel() == 0:
-        return torch.zeros((0, 2))
     return torch.stack([sums, counts.to(sums.dtype)], dim=1)

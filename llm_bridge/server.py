@@ -22,12 +22,11 @@ with ``Retry-After: 0``, or another status) to test client retries end to end.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
 import logging
 import math
-import sys
+import socket
 import threading
 import time
 import uuid
@@ -35,10 +34,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .errors import BridgeError, ConfigError
+from persuasion.checks import integer_problem
+
+from .errors import ConfigError
+from .generation import GenerationSettings
 from .receivers import ROLES, LocalReceiver, Receiver
 
-__all__ = ["serve", "ServerHandle", "add_serve_command", "run_serve", "main"]
+__all__ = ["serve", "ServerHandle", "check_host", "DEFAULT_MAX_TOKENS"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def _check_host(host: Any, allow_remote: bool) -> None:
+def check_host(host: Any, allow_remote: bool) -> None:
+    """Refuse (ConfigError naming ``host``) an address that is not loopback unless ``allow_remote``;
+    called by :func:`serve` and, before the slow model load, by ``persuasion bridge serve``."""
     if not isinstance(host, str) or not host:
         raise ConfigError(f"host: expected an interface address, got {host!r}")
     if not _is_loopback_host(host) and not allow_remote:
@@ -86,10 +90,9 @@ def _integer(body: dict, name: str, default, lo: int | None = None):
     v = body.get(name, default)
     if v is None:
         return default
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise _BadRequest(f"{name}: expected an integer, got {json.dumps(v)}", name)
-    if lo is not None and v < lo:
-        raise _BadRequest(f"{name}: expected an integer >= {lo}, got {v}", name)
+    problem = integer_problem(v, lo)
+    if problem is not None:
+        raise _BadRequest(f"{name}: {problem}", name)
     return v
 
 
@@ -131,7 +134,6 @@ def _messages(body: dict) -> list[dict]:
 
 
 def _settings_from(body: dict, default_max_tokens: int):
-    from .generation import GenerationSettings
     max_tokens = body.get("max_completion_tokens")
     name = "max_completion_tokens"
     if max_tokens is None:
@@ -394,7 +396,7 @@ def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
     ConfigError
         Non-loopback host without ``allow_remote``, invalid numbers, or a port in use.
     """
-    _check_host(host, allow_remote)
+    check_host(host, allow_remote)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError(f"port: expected an integer in [0, 65535], got {port!r}")
     if isinstance(fail_first, bool) or not isinstance(fail_first, int) or fail_first < 0:
@@ -429,66 +431,6 @@ def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
 
 def _ServerFor(host: str) -> type:  # noqa: N802 - returns a class
     """The server class for an IPv4 or IPv6 address (no shared mutable class state)."""
-    import socket
     if ":" in host:
         return type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
     return _Server
-
-
-# --------------------------------------------------------------------------- command line
-def add_serve_command(subparsers) -> argparse.ArgumentParser:
-    """Add ``serve`` to an argparse subparsers object; the handler is ``args.func`` (:func:`run_serve`)."""
-    p = subparsers.add_parser(
-        "serve", help="serve a local model as an OpenAI-compatible chat API on loopback",
-        description="Serve a local model as an OpenAI-compatible chat API (POST "
-                    "/v1/chat/completions, GET /v1/models) until Ctrl-C.")
-    p.add_argument("--model", default="smollm2-135m",
-                   help="model name or local folder (default smollm2-135m)")
-    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
-    p.add_argument("--model-name", default=None,
-                   help="model id reported to clients (default: the --model value)")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
-                   help=f"max_tokens of a request that sets none (default {DEFAULT_MAX_TOKENS})")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback --host (no authentication: trusted networks only)")
-    p.set_defaults(func=run_serve)
-    return p
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    """Handler of ``serve``: load the model, serve until Ctrl-C; exit code (2 on bad input)."""
-    try:
-        _check_host(args.host, args.allow_remote)  # before the (slow) model load
-        from .models import load_causal_lm
-        lm = load_causal_lm(args.model, device=args.device)
-        handle = serve(lm, host=args.host, port=args.port, model_name=args.model_name or args.model,
-                       allow_remote=args.allow_remote, default_max_tokens=args.max_tokens)
-    except (BridgeError, ValueError) as e:
-        print(f"serve: error: {e}", file=sys.stderr)
-        return 2
-    print(f"serving {handle.model_name!r} at {handle.url} (Ctrl-C to stop)", flush=True)
-    try:
-        handle.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.close()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m llm_bridge.server [--model NAME] [--port N] ...``"""
-    parser = argparse.ArgumentParser(prog="python -m llm_bridge.server")
-    sub = parser.add_subparsers(dest="command")
-    add_serve_command(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "serve":
-        argv = ["serve", *argv]
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,12 +1,22 @@
-"""Checks of configuration values shared by the bridge's settings objects; errors name the field."""
+"""Checks of configuration values shared by the bridge's settings objects; errors name the field.
+
+Thin adapters of :mod:`persuasion.checks` (the toolkit's one checker of counts and positive
+numbers) that raise the bridge's :class:`~llm_bridge.errors.ConfigError`.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from persuasion.checks import check_int as _check_int
+from persuasion.checks import check_positive as _check_positive
 
 from .errors import ConfigError
 
-__all__ = ["check_int", "check_positive"]
+__all__ = ["check_int", "check_positive", "config_error"]
+
+
+def config_error(field: str, problem: str) -> ConfigError:
+    """The bridge's error for ``field``: ``ConfigError("field: problem")``."""
+    return ConfigError(f"{field}: {problem}")
 
 
 def check_int(name: str, value, minimum: int = 1, *, allow_none: bool = False):
@@ -19,16 +29,9 @@ def check_int(name: str, value, minimum: int = 1, *, allow_none: bool = False):
     ...
     llm_bridge.errors.ConfigError: n: expected a positive integer, got 0
     """
-    if allow_none and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        want = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(f"{name}: expected {want}, got {value!r}")
-    return int(value)
+    return _check_int(value, name, minimum, allow_none=allow_none, error=config_error)
 
 
 def check_positive(name: str, value) -> float:
-    """``value`` as a float ``> 0``, else ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
-        raise ConfigError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
+    """``value`` as a float ``> 0`` (finite), else ConfigError."""
+    return _check_positive(value, name, error=config_error)

@@ -19,10 +19,17 @@ exact rational arithmetic (python-flint ``fmpq_mat``) from the exact data, is:
 
 This is the textbook basis-verification step of exact LP solvers (e.g. Applegate,
 Cook, Dash & Espinoza, "Exact solutions to linear programming problems", 2007).
+
+:func:`verified_result` turns a verified solve (:func:`persuasion.verified_lp.solve_verified`)
+into the :class:`~persuasion.result.PersuasionResult` both exact LPs (signaling and
+posterior) return: the exact value and scheme when the basis is certified, the status
+and message saying how, and the float optimum mapped back through the rescaling
+otherwise.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -30,8 +37,11 @@ import numpy as np
 
 from .errors import CertificationError
 from .highs import BASIC, LOWER, UPPER, SparseLP
+from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
+from .scheme import result_from_joint
 
-__all__ = ["Certificate", "certify_basis", "MAX_CERTIFY_BASIS"]
+__all__ = ["Certificate", "certify_basis", "MAX_CERTIFY_BASIS", "certificate_fields",
+           "verified_result"]
 
 #: Largest square basis system solved exactly by default.
 MAX_CERTIFY_BASIS = 1500
@@ -164,3 +174,74 @@ def certify_basis(lp: SparseLP, col_basic: np.ndarray, row_status: list[str], *,
         return Certificate(False, None, f"primal value {value} != dual value {dual_value}",
                            basis_size=k)
     return Certificate(True, value, "optimal basis verified in exact arithmetic", x, y, k)
+
+
+# ------------------------------------------------------ a verified solve as a result
+def certificate_fields(ver, certify: bool, details: dict) -> tuple[dict, Fraction | None, bool]:
+    """Status keywords, exact value and the certified flag of a verified solve ``ver``,
+    as the result reports them; records the certificate in ``details`` (only when
+    ``certify`` is asked for)."""
+    if not certify:
+        return {}, None, False
+    cert = ver.certificate
+    if ver.exact:
+        details["certificate"] = {"ok": True, "message": cert.message,
+                                  "basis_size": cert.basis_size}
+        how = ("optimal, certified exactly" if ver.how == "exact basis" else
+               "optimal, certified exactly (after an exact re-solve: the float basis was "
+               "not optimal in exact arithmetic)")
+        return {"status": STATUS_CERTIFIED, "message": how}, cert.value, True
+    message = cert.message if cert is not None else "; ".join(ver.notes)
+    details["certificate"] = {"ok": False, "message": message,
+                              "basis_size": cert.basis_size if cert is not None else None}
+    return ({"status": STATUS_CERTIFICATION_FAILED,
+             "message": f"float optimum; exact certification failed: {message}"}, None, False)
+
+
+def verified_result(game, method: str, ver, joint: np.ndarray, profiles: list, *,
+                    certify: bool, details: dict, exact_joint, t0: float, unique=None):
+    """The :class:`~persuasion.result.PersuasionResult` of a verified LP solve.
+
+    Parameters
+    ----------
+    game : Game or ReceiverTypesGame
+    method : str
+        ``"signaling"`` or ``"posterior"``.
+    ver : persuasion.verified_lp.Verified
+    joint : ndarray
+        The float ``joint[state][signal]`` of the solution; ``profiles`` the action
+        (profile) each signal recommends.
+    certify : bool
+        Whether certification was asked for (status, message and ``value_exact``).
+    details : dict
+        The method's details; the certificate and ``seconds_total`` (since ``t0``, a
+        :func:`time.perf_counter` reading) are added to it.
+    exact_joint : callable
+        ``exact_joint(certificate)``: the exact joint (object array of Fractions) from
+        the certificate's basic solution; called only when ``ver`` is exact and
+        ``certify`` was asked for (it may add the method's exact extras to ``details``,
+        e.g. the posterior LP's supporting hyperplane).
+    unique : bool or None
+        The result's ``unique``.
+
+    Steps: the value is the certificate's (exact) when the solve is exact, else the
+    float objective mapped back through the game's rescaling
+    (:attr:`~persuasion.game.Game.scaling`); the result is assembled by
+    :func:`persuasion.scheme.result_from_joint`.
+    """
+    status_kw, value_exact, certified = certificate_fields(ver, certify, details)
+    joint_exact = None
+    if ver.exact:
+        cert = ver.certificate
+        value = float(cert.value)
+        if certify:
+            joint_exact = exact_joint(cert)
+    else:
+        value = game.scaling.value(ver.objective)
+    details["seconds_total"] = time.perf_counter() - t0
+    res = result_from_joint(game, method, joint, profiles, value=value, details=details,
+                            joint_exact=joint_exact, **status_kw)
+    res.value_exact = value_exact
+    res.certified = certified
+    res.unique = unique
+    return res

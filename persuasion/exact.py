@@ -25,6 +25,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from .errors import GameValidationError
+
 __all__ = ["to_fraction", "format_fraction", "fraction_array", "lcm_scale_to_int",
            "parse_number_text", "BadNumber", "MAX_DIGITS", "MAX_EXPONENT", "MAX_MAGNITUDE"]
 
@@ -148,8 +150,6 @@ def to_fraction(value, field: str = "value") -> Fraction:
         For booleans, non-numeric strings, NaN and infinities, and numbers beyond the
         limits of the module docstring.
     """
-    from .errors import GameValidationError
-
     if isinstance(value, (bool, np.bool_)):
         raise GameValidationError(field, f"expected a number, got the boolean {value!r}")
     if isinstance(value, BadNumber):
@@ -193,8 +193,6 @@ def _fraction_text(value: Fraction) -> str:
 
 def fraction_array(values, field: str) -> np.ndarray:
     """Object array of Fractions with the same shape as a nested list/array of numbers."""
-    from .errors import GameValidationError
-
     arr = np.asarray(values, dtype=object)
     flat = arr.reshape(-1)
     out = np.empty(flat.shape, dtype=object)

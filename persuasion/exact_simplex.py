@@ -22,7 +22,7 @@ the simplex method", 1977):
 
 Why our own: no exact LP solver on PyPI runs on these machines in useful time
 (``sympy.solvers.simplex.linprog`` took over 300 s on the signaling LP of an 8x8 game,
-which this module solves in well under a second; see ``tests/test_exact_simplex.py``).
+which this module solves in well under a second; see ``tests/persuasion/test_exact_simplex.py``).
 It is meant for the small LPs where exactness is affordable: rows up to
 :data:`MAX_EXACT_ROWS`.
 """

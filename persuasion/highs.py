@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 
 from .errors import ProblemTooLargeError, SolverError
@@ -65,8 +66,6 @@ class LPSolution:
 
     def basis(self):
         """(basic column mask, row statuses as 'basic'/'lower'/'upper')."""
-        import highspy
-
         b = self.highs.getBasis()
         if not b.valid:
             raise SolverError("HiGHS returned no valid basis")
@@ -90,12 +89,10 @@ def _new_highs():
     ``output_flag`` can be set. It would corrupt ``--json`` output and any program that
     pipes ours. So the first construction in a process runs with file descriptor 1
     pointed at ``os.devnull`` (Python's own buffered output is flushed first, so nothing
-    else is lost); later ones print nothing (checked by ``tests/test_cli_json.py``
+    else is lost); later ones print nothing (checked by ``tests/cli/test_cli_json.py``
     in a fresh interpreter).
     """
     global _banner_silenced
-    import highspy
-
     if _banner_silenced:
         return highspy.Highs()
     with _BANNER_LOCK:
@@ -135,8 +132,6 @@ def _highs(threads: int = 1):
 def pass_model_args(lp) -> tuple:
     """Arguments of HiGHS's array form of ``passModel`` for a maximisation LP ``lp``
     (row-wise CSR matrix, x >= 0, row bounds): no per-attribute copies of a large matrix."""
-    import highspy
-
     return (lp.n_cols, lp.n_rows, lp.nnz, int(highspy.MatrixFormat.kRowwise),
             int(highspy.ObjSense.kMaximize), 0.0,
             np.ascontiguousarray(lp.c, dtype=np.float64), np.zeros(lp.n_cols),
@@ -166,8 +161,6 @@ def solve_lp(lp: SparseLP, *, solver: str = "simplex", time_limit: float | None 
         start at their lower bound. A dual-feasible one lets the dual simplex skip
         phase 1 (see :func:`persuasion.signaling_lp.dual_feasible_basis`).
     """
-    import highspy
-
     t0 = time.perf_counter()
     h = _highs()
     h.setOptionValue("solver", solver)
@@ -212,8 +205,6 @@ def polish(lp: SparseLP, sol: LPSolution, tol: float = 1e-10) -> LPSolution:
     """Re-run HiGHS from ``sol``'s final basis with feasibility tolerances ``tol`` (its
     default is 1e-7; 1e-10 is the smallest it accepts): a few more simplex iterations that
     tighten residuals the verification found too large."""
-    import highspy
-
     h = sol.highs
     t0 = time.perf_counter()
     h.setOptionValue("primal_feasibility_tolerance", tol)
@@ -244,8 +235,6 @@ def optimum_is_unique(lp: SparseLP, sol: LPSolution, *, tol: float = 1e-9,
     non-basic quantity is fixed and the basic ones are determined by the basis. One more
     LP, solved on the same HiGHS object (which it modifies).
     """
-    import highspy
-
     col_basic, rows = sol.basis()
     scale = max(1.0, float(np.max(np.abs(lp.c))) if lp.n_cols else 1.0)
     zero_rc = (~col_basic) & (np.abs(sol.col_dual) <= tol * scale)

@@ -30,9 +30,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from .certify import verified_result
 from .errors import ProblemTooLargeError
 from .highs import SparseLP
-from .signaling_lp import _certificate_fields, action_profiles
+from .signaling_lp import action_profiles
 from .verified_lp import solve_verified
 from .vertices import polytope_vertices, upper_bound_vertices
 
@@ -140,8 +141,6 @@ def solve_posterior_lp(game, *, certify: bool = False, check_unique: bool = True
     max_vertices, max_cells : int
         Size limits of the enumeration (:class:`~persuasion.errors.ProblemTooLargeError`).
     """
-    from .scheme import result_from_joint
-
     t0 = time.perf_counter()
     posts, profiles, values, stats = candidate_posteriors(game, max_vertices=max_vertices,
                                                           max_cells=max_cells)
@@ -168,21 +167,12 @@ def solve_posterior_lp(game, *, certify: bool = False, check_unique: bool = True
                "seconds_enumeration": stats["seconds"],
                "seconds_solve": ver.solution.seconds if ver.solution is not None else None,
                "verification": ver.details(), "rescaled_exactly": scaling.exact}
-    status_kw, value_exact, joint_exact, certified = _certificate_fields(ver, certify, details)
-    if ver.exact:
-        cert = ver.certificate
-        value = float(cert.value)
-        if certify:
-            tau_e = [cert.x.get(k, Fraction(0)) for k in range(K)]
-            joint_exact = np.array([[P_exact[i, k] * tau_e[k] for k in range(K)]
-                                    for i in range(n)], dtype=object)
-            details["hyperplane"] = [cert.y.get(i, Fraction(0)) for i in range(n)]
-    else:
-        value = scaling.value(ver.objective)
-    details["seconds_total"] = time.perf_counter() - t0
-    res = result_from_joint(game, "posterior", joint, profiles, value=value,
-                            details=details, joint_exact=joint_exact, **status_kw)
-    res.value_exact = value_exact
-    res.certified = certified
-    res.unique = None
-    return res
+
+    def exact_joint(cert):
+        tau_e = [cert.x.get(k, Fraction(0)) for k in range(K)]
+        details["hyperplane"] = [cert.y.get(i, Fraction(0)) for i in range(n)]
+        return np.array([[P_exact[i, k] * tau_e[k] for k in range(K)] for i in range(n)],
+                        dtype=object)
+
+    return verified_result(game, "posterior", ver, joint, profiles, certify=certify,
+                           details=details, exact_joint=exact_joint, t0=t0)

@@ -101,12 +101,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_int
 from .errors import GameValidationError, ProblemTooLargeError, SolverError
 from .highs import SparseLP, solve_lp
 from .signaling_lp import MAX_TYPES_VARIABLES, action_profiles
@@ -162,19 +162,6 @@ def _check_game(game):
 
 
 # ------------------------------------------------------------------ confidence radius
-def _check_int(value, field: str, minimum: int, what: str) -> int:
-    """``value`` as an int >= ``minimum`` (bools and non-integers refused)."""
-    if isinstance(value, bool):
-        raise GameValidationError(field, f"expected {what}, got {value!r}")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise GameValidationError(field, f"expected {what}, got {value!r}") from None
-    if v < minimum:
-        raise GameValidationError(field, f"expected {what}, got {v}")
-    return v
-
-
 def l1_confidence_radius(t, n_states, delta, *, cap: bool = True) -> float:
     """Radius of the L1 confidence set around an empirical prior (Weissman et al. 2003).
 
@@ -216,8 +203,8 @@ def l1_confidence_radius(t, n_states, delta, *, cap: bool = True) -> float:
     >>> l1_confidence_radius(0, 3, 0.1), l1_confidence_radius(5, 1, 0.1)
     (2.0, 0.0)
     """
-    t = _check_int(t, "t", 0, "a non-negative integer")
-    n = _check_int(n_states, "n_states", 1, "a positive integer")
+    t = check_int(t, "t", 0)
+    n = check_int(n_states, "n_states")
     if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not (0 < float(delta) <= 1):
         raise GameValidationError("delta", f"expected a probability in (0, 1], got {delta!r}")
     if n == 1:

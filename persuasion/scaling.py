@@ -146,7 +146,7 @@ class GameScaling:
 
 
 def _scale_one(nums):
-    """Rescale one validated matrix (a ``game._Numbers``): floats where safe, else exactly.
+    """Rescale one validated matrix (a ``persuasion.game_fields.Numbers``): floats where safe, else exactly.
     Returns ``(scaled, shift, factor, exact_shift or None)``."""
     f = np.asarray(nums.float, dtype=float)
     scaled, shift, factor, spread = _float_scale(f)

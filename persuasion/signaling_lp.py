@@ -33,11 +33,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from .certify import verified_result
 from .errors import ProblemTooLargeError
 from .highs import SparseLP, optimum_is_unique
 from .memory import check_signaling_memory
-from .result import STATUS_CERTIFICATION_FAILED, STATUS_CERTIFIED
-from .scheme import result_from_joint
 from .verified_lp import solve_verified
 
 __all__ = ["solve_signaling_lp", "build_signaling_lp", "action_profiles", "dual_feasible_basis",
@@ -95,8 +94,6 @@ def build_signaling_lp(prior, V, U, rho, profiles, margin=0) -> SparseLP:
     np.cumsum(counts, out=indptr[1:])
     indices = np.concatenate([cons_cols.reshape(-1), ob_cols[nz]])
     if exact:
-        from fractions import Fraction
-
         one = Fraction(1)
         data = np.concatenate([np.full(n * S, one, dtype=object), ob[nz]])
         row_lower = np.array(list(prior) + [Fraction(0)] * n_ob, dtype=object)
@@ -201,45 +198,14 @@ def solve_signaling_lp(game, *, certify: bool = False, check_unique: bool = True
         "seconds_solve": ver.solution.seconds if ver.solution is not None else None,
         "verification": ver.details(), "rescaled_exactly": scaling.exact,
     }
-    status_kw, value_exact, joint_exact, certified = _certificate_fields(ver, certify, details)
-    if ver.exact:
-        cert = ver.certificate
-        value = float(cert.value)
-        if certify:
-            xe = [cert.x.get(j, Fraction(0)) for j in range(lp.n_cols)]
-            joint_exact = np.array([[xe[s * n + w] for s in range(S)] for w in range(n)],
-                                   dtype=object)
-    else:
-        value = scaling.value(ver.objective)
     unique = None
     if check_unique and ver.how != "exact re-solve":
         unique = optimum_is_unique(lp, ver.solution, tol=game.tol)
-    details["seconds_total"] = time.perf_counter() - t0
-    res = result_from_joint(game, "signaling", joint, list(map(tuple, profiles)),
-                            value=value, details=details, joint_exact=joint_exact,
-                            **status_kw)
-    res.value_exact = value_exact
-    res.certified = certified
-    res.unique = unique
-    return res
 
+    def exact_joint(cert):
+        xe = [cert.x.get(j, Fraction(0)) for j in range(lp.n_cols)]
+        return np.array([[xe[s * n + w] for s in range(S)] for w in range(n)], dtype=object)
 
-def _certificate_fields(ver, certify: bool, details: dict):
-    """Status keywords, exact value, exact joint placeholder and the certified flag of a
-    verified solve, as the result reports them (certificate only when asked for)."""
-    if not certify:
-        return {}, None, None, False
-    cert = ver.certificate
-    if ver.exact:
-        details["certificate"] = {"ok": True, "message": cert.message,
-                                  "basis_size": cert.basis_size}
-        how = ("optimal, certified exactly" if ver.how == "exact basis" else
-               "optimal, certified exactly (after an exact re-solve: the float basis was "
-               "not optimal in exact arithmetic)")
-        return {"status": STATUS_CERTIFIED, "message": how}, cert.value, None, True
-    message = cert.message if cert is not None else "; ".join(ver.notes)
-    details["certificate"] = {"ok": False, "message": message,
-                              "basis_size": cert.basis_size if cert is not None else None}
-    return ({"status": STATUS_CERTIFICATION_FAILED,
-             "message": f"float optimum; exact certification failed: {message}"}, None, None,
-            False)
+    return verified_result(game, "signaling", ver, joint, list(map(tuple, profiles)),
+                           certify=certify, details=details, exact_joint=exact_joint, t0=t0,
+                           unique=unique)

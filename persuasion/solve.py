@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from .concavification import solve_concavification
 from .errors import GameValidationError, PersuasionError
+from .posterior_lp import solve_posterior_lp
+from .signaling_lp import solve_signaling_lp
 
 __all__ = ["solve", "solve_both", "METHODS", "MethodsDisagreeError"]
 
@@ -44,16 +47,10 @@ def solve(game, method: str = "signaling", *, certify: bool = False,
             f"got {tie_breaking!r}: under other rules the optimum is in general not attained; "
             f"use persuasion.scheme.evaluate_scheme to evaluate a scheme under them")
     if method == "signaling":
-        from .signaling_lp import solve_signaling_lp
-
         return solve_signaling_lp(game, certify=certify, **options)
     if method == "posterior":
-        from .posterior_lp import solve_posterior_lp
-
         return solve_posterior_lp(game, certify=certify, **options)
     if method == "concavification":
-        from .concavification import solve_concavification
-
         if options:
             raise GameValidationError("options", f"concavification takes no options, got "
                                                  f"{', '.join(sorted(options))}")

@@ -1,5 +1,9 @@
-"""Shared fixtures of the core test suite.
+"""Shared fixtures of the whole test suite (``tests/persuasion``, ``tests/theory``,
+``tests/llm_bridge``, ``tests/cli``).
 
+* The whole session runs offline: ``HF_HUB_OFFLINE=1`` and ``TRANSFORMERS_OFFLINE=1`` are set
+  when this file is imported, before any test imports transformers or starts a command, so
+  nothing (in process or in a child process) can reach a model hub.
 * Hypothesis profiles: ``persuasion`` (default: 50 examples, no deadline, so nothing
   depends on timing), ``thorough`` (500 examples) and ``ci`` (derandomised). Pick one
   with the environment variable ``HYPOTHESIS_PROFILE``.
@@ -14,15 +18,19 @@ The strategies are handed out by session-scoped fixtures and drawn inside the te
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from fractions import Fraction as F
 
-import pytest
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from persuasion import Game, ReceiverTypesGame
-from persuasion.exact import format_fraction
+from dataclasses import dataclass, field  # noqa: E402
+from fractions import Fraction as F  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from persuasion import Game, ReceiverTypesGame  # noqa: E402
+from persuasion.exact import format_fraction  # noqa: E402
 
 settings.register_profile(
     "persuasion", max_examples=50, deadline=None,

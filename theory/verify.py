@@ -28,6 +28,18 @@ from pathlib import Path
 
 import numpy as np
 
+from persuasion.game import Game
+from persuasion.games import load_builtin
+from persuasion.online import make_learner, simulate
+from persuasion.online.analysis import aggregate, fit_loglog_slope, plot_regret_figure
+from persuasion.online.simulate import log_checkpoints
+from persuasion.robust import solve_robust, worst_case_prior, worst_case_prior_value
+from persuasion.scheme import evaluate_scheme
+from persuasion.solve import solve_both
+
+from .bounds import robust_regret_bound
+from .regret import robust_bound_curve
+
 __all__ = ["Check", "run_verification", "format_table"]
 
 
@@ -43,17 +55,12 @@ class Check:
 
 
 def _random_game(rng, n, m, *, rational=True):
-    from persuasion.game import Game
-
     w = rng.integers(1, 10, n)
     prior = [Fraction(int(x), int(w.sum())) for x in w]
     return Game(prior, rng.integers(-5, 6, (n, m)), rng.integers(-5, 6, (n, m)))
 
 
 def check_methods(rng, n_games):
-    from persuasion.scheme import evaluate_scheme
-    from persuasion.solve import solve_both
-
     max_diff = 0.0
     exact_equal = 0
     bayes = obed = earn = 0.0
@@ -82,7 +89,6 @@ def check_methods(rng, n_games):
 def _dual_block_value(c, mu_hat, eps):
     """max y + mu_hat@(beta - alpha) - eps*lam s.t. y - alpha_w + beta_w <= c_w,
     alpha_w + beta_w <= lam, alpha, beta, lam >= 0 (y free), with scipy's HiGHS."""
-    from scipy.optimize import linprog
 
     n = len(c)
     # variables: y, alpha (n), beta (n), lam
@@ -96,13 +102,14 @@ def _dual_block_value(c, mu_hat, eps):
         row[1 + w], row[1 + n + w], row[-1] = 1, 1, -1
         A.append(row), b.append(0.0)
     bounds = [(None, None)] + [(0, None)] * (2 * n + 1)
+    from scipy.optimize import linprog  # 0.3 s to import: only when the check runs
+
     res = linprog(cost, A_ub=np.array(A), b_ub=np.array(b), bounds=bounds, method="highs")
     return -res.fun
 
 
 def _inner_primal_value(c, mu_hat, eps):
     """min mu@c over mu >= 0, sum mu = 1, ||mu - mu_hat||_1 <= eps (slacks s >= |mu - mu_hat|)."""
-    from scipy.optimize import linprog
 
     n = len(c)
     cost = np.concatenate([c, np.zeros(n)])
@@ -116,14 +123,14 @@ def _inner_primal_value(c, mu_hat, eps):
         A_ub.append(r), b_ub.append(-mu_hat[w])
     A_ub.append(np.concatenate([np.zeros(n), np.ones(n)])), b_ub.append(eps)
     A_eq = [np.concatenate([np.ones(n), np.zeros(n)])]
+    from scipy.optimize import linprog  # 0.3 s to import: only when the check runs
+
     res = linprog(cost, A_ub=np.array(A_ub), b_ub=np.array(b_ub), A_eq=np.array(A_eq), b_eq=[1.0],
                   bounds=[(0, None)] * (2 * n), method="highs")
     return res.fun
 
 
 def check_robust_dual(rng, n_cases):
-    from persuasion.robust import worst_case_prior_value
-
     worst = 0.0
     for _ in range(n_cases):
         n = int(rng.integers(2, 7))
@@ -155,8 +162,6 @@ def _sample_in_ball(rng, mu_hat, eps, k):
 
 
 def check_robust_obedience(rng, n_games, samples=200):
-    from persuasion.robust import solve_robust, worst_case_prior
-
     min_slack = np.inf
     for _ in range(n_games):
         n, m = int(rng.integers(2, 5)), int(rng.integers(2, 5))
@@ -185,8 +190,6 @@ def check_robust_obedience(rng, n_games, samples=200):
 
 
 def _fixed_games(rng):
-    from persuasion.games import load_builtin
-
     games = [load_builtin("prosecutor"), load_builtin("three_state")]
     g = _random_game(np.random.default_rng(7), 4, 4)
     games.append(g.with_data(name="random-4x4"))
@@ -194,11 +197,6 @@ def _fixed_games(rng):
 
 
 def check_regret(games, horizon, seeds, delta, out_dir):
-    from persuasion.online import make_learner, simulate
-    from persuasion.online.analysis import aggregate, fit_loglog_slope, plot_regret_figure
-    from persuasion.online.report import robust_bound_curve
-    from persuasion.online.simulate import log_checkpoints
-
     rows = []
     worst_ratio = 0.0
     violating = 0
@@ -224,7 +222,6 @@ def check_regret(games, horizon, seeds, delta, out_dir):
         agg = aggregate(recs)["robust"]
         slopes[g.name] = fit_loglog_slope(cps, agg["pseudo_mean"])
         opt = agg["optimal_value"]
-        from theory.bounds import robust_regret_bound
 
         last_loss = robust_regret_bound(g, horizon, delta=delta, checkpoints=cps).epochs[-1].loss
         final_gap = float(np.mean([opt - r["epochs"][-1][2] for r in recs]))

@@ -14,20 +14,20 @@
   weights (safetensors) and config, the optimiser and scaler state, the step counter, the
   torch random-number-generator states and a JSON ``state.json`` for the caller. The folder
   is written under a temporary name and renamed, so an interruption never leaves half a
-  checkpoint under the final name. Nothing is fetched from a model hub.
+  checkpoint under the final name (:func:`persuasion.runs.atomic_dir`). Nothing is fetched
+  from a model hub.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
+
+from persuasion.runs import atomic_dir
 
 from ..errors import ConfigError
 
@@ -333,9 +333,7 @@ def save_checkpoint(path, peft_model, trainer: AdapterTrainer | None = None, *,
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:  # written under a temporary name, then swapped in
         weights = get_peft_model_state_dict(peft_model, adapter_name=adapter_name)
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()},
                   str(tmp / "adapter_model.safetensors"))
@@ -347,16 +345,6 @@ def save_checkpoint(path, peft_model, trainer: AdapterTrainer | None = None, *,
             torch.save(trainer.state_dict(), tmp / "trainer.pt")
         torch.save(_rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(state or {}, indent=1, sort_keys=True))
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 

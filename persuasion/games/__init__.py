@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from importlib import resources
 
+from ..errors import GameValidationError
+from ..game import load_game
+
 __all__ = ["builtin_games", "load_builtin"]
 
 
@@ -44,9 +47,6 @@ def load_builtin(name: str):
     GameValidationError
         ``field="game"`` for an unknown name (the message lists the bundled games).
     """
-    from ..errors import GameValidationError
-    from ..game import load_game
-
     if not isinstance(name, str):
         raise GameValidationError("game", f"expected the name of a bundled game, got {name!r}")
     stem = name[: -len(".json")] if name.endswith(".json") else name

@@ -34,21 +34,16 @@ import math
 
 import numpy as np
 
+from ..checks import check_int
 from ..errors import GameValidationError
 from ..highs import solve_lp
 from ..robust import full_revelation_scheme as _robust_full_revelation
+from ..robust import l1_confidence_radius, solve_robust
 from ..signaling_lp import action_profiles, build_signaling_lp
 
 __all__ = ["Learner", "RobustLearner", "PlugInLearner", "ExploreThenCommitLearner",
            "FullRevelationLearner", "NoInformationLearner", "LEARNERS", "make_learner",
            "full_revelation_scheme", "epoch_schedule"]
-
-
-def check_positive_int(value, field):
-    """``value`` as an int if it is a positive integer (not a bool), else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise GameValidationError(field, f"expected a positive integer, got {value!r}")
-    return int(value)
 
 
 def epoch_schedule(warmup: int, growth: float, horizon: int) -> list[int]:
@@ -127,8 +122,8 @@ class _EpochLearner(Learner):
         if not (isinstance(growth, (int, float)) and growth > 1):
             raise GameValidationError("growth", f"expected a number > 1, got {growth!r}")
         self.growth = float(growth)
-        self.warmup = check_positive_int(warmup, "warmup")
-        self.resolve_every = None if resolve_every is None else check_positive_int(
+        self.warmup = check_int(warmup, "warmup")
+        self.resolve_every = None if resolve_every is None else check_int(
             resolve_every, "resolve_every")
 
     def reset(self, game, horizon=None):
@@ -214,8 +209,6 @@ class RobustLearner(_EpochLearner):
         return self.delta / (k * (k + 1))
 
     def _solve(self):
-        from ..robust import l1_confidence_radius, solve_robust
-
         eps = l1_confidence_radius(self.t_, self.game_.n_states, self.epoch_delta(self.epoch_))
         res = solve_robust(self.game_, self.empirical_prior_, eps)
         self.scheme_ = res.scheme
@@ -232,7 +225,7 @@ class ExploreThenCommitLearner(Learner):
 
     def __init__(self, *, explore_rounds: int | None = None, seed=None):
         super().__init__(seed=seed)
-        self.explore_rounds = None if explore_rounds is None else check_positive_int(
+        self.explore_rounds = None if explore_rounds is None else check_int(
             explore_rounds, "explore_rounds")
 
     def reset(self, game, horizon=None):

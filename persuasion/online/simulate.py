@@ -24,19 +24,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
+from ..checks import check_int
 from ..errors import GameValidationError
 from ..scheme import evaluate_scheme, obedience_violation
+from ..solve import solve
 
 __all__ = ["RegretRun", "simulate", "optimal_value", "log_checkpoints"]
 
 
 def optimal_value(game, *, certify: bool = False) -> float:
     """``OPT(mu)`` from the exact signaling LP (certified in rationals if asked)."""
-    from ..solve import solve
-
     res = solve(game, "signaling", certify=certify, check_unique=False)
     return res.value
 
@@ -85,8 +86,6 @@ class RegretRun:
 def _blind_copy(game):
     """The game with a uniform prior: what a learner that does not know the prior sees."""
     n = game.n_states
-    from fractions import Fraction
-
     return game.with_data(prior=[Fraction(1, n)] * n)
 
 
@@ -123,9 +122,7 @@ def simulate(game, learner, horizon: int, *, seed=None, opt: float | None = None
         The states of rounds ``1..horizon``, pre-drawn (replays and tests); drawn from the
         true prior with ``seed`` when omitted. Signals are always drawn with ``seed``.
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-        raise GameValidationError("horizon", f"expected a positive integer, got {horizon!r}")
-    horizon = int(horizon)
+    horizon = check_int(horizon, "horizon")
     t0 = time.perf_counter()
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     tol = game.tol if tol is None else tol

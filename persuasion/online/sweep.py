@@ -4,7 +4,8 @@ Each task is one ``(game, learner, learner parameters, horizon, seed)``; its key
 hash of that content. :func:`run_sweep`
 
 1. reads the results file (JSON Lines), repairs a last line cut off by an interruption
-   (the partial line is dropped), and collects the keys already done;
+   (the partial line is dropped), and collects the keys already done (the JSON Lines
+   helpers are :mod:`persuasion.runs`', shared with every long job of the toolkit);
 2. submits the remaining tasks to an executor (default: a local
    :class:`concurrent.futures.ProcessPoolExecutor`);
 3. appends each finished run as one line the moment it completes (written, flushed and
@@ -38,6 +39,13 @@ import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ..game import game_from_dict
+from ..runs import JsonlWriter, read_jsonl, repair_jsonl
+from .learners import make_learner
+from .simulate import simulate
+
 __all__ = ["make_tasks", "task_key", "run_task", "run_sweep", "read_results"]
 
 
@@ -66,10 +74,6 @@ def make_tasks(games, learners, horizon: int, seeds, params: dict | None = None)
 
 def run_task(task: dict) -> dict:
     """Run one task; returns a JSON-ready record (the run plus the task's identity)."""
-    from ..game import game_from_dict
-    from .learners import make_learner
-    from .simulate import simulate
-
     game = game_from_dict(task["game"])
     learner = make_learner(task["learner"], **task["params"])
     run = simulate(game, learner, task["horizon"], seed=task["seed"])
@@ -78,41 +82,10 @@ def run_task(task: dict) -> dict:
     return rec
 
 
-def _repair(path: Path) -> None:
-    """Drop a final line without its newline (a write cut off by an interruption)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data.endswith(b"\n"):
-            return
-        cut = data.rfind(b"\n") + 1
-        f.seek(cut)
-        f.truncate()
-
-
 def read_results(path) -> list[dict]:
     """Records of a results file, one per key (the first occurrence wins); lines that do
     not parse are skipped."""
-    path = Path(path)
-    out, seen = [], set()
-    if not path.exists():
-        return out
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            key = rec.get("key")
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(rec)
-    return out
+    return read_jsonl(path, unique=lambda rec: rec.get("key"))
 
 
 def run_sweep(tasks, path, *, executor=None, max_workers: int | None = None,
@@ -139,7 +112,7 @@ def run_sweep(tasks, path, *, executor=None, max_workers: int | None = None,
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _repair(path)
+    repair_jsonl(path)
     done = {rec["key"] for rec in read_results(path)}
     todo = [t for t in tasks if t["key"] not in done]
     own = executor is None
@@ -147,21 +120,16 @@ def run_sweep(tasks, path, *, executor=None, max_workers: int | None = None,
         executor = ProcessPoolExecutor(max_workers=max_workers or os.cpu_count() or 1)
     bar = None
     if progress and todo:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="runs", unit="run",
                    leave=False)
     try:
         if todo:
-            with open(path, "a", encoding="utf-8") as out:
+            with JsonlWriter(path, ensure_ascii=True) as out:  # flushed and fsync'ed per record
                 pending = {executor.submit(task_fn, t) for t in todo}
                 while pending:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        rec = fut.result()
-                        out.write(json.dumps(rec) + "\n")
-                        out.flush()
-                        os.fsync(out.fileno())
+                        out.write(fut.result())
                         if bar is not None:
                             bar.update(1)
     finally:

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from llm_bridge.errors import ConfigError  # noqa: E402
 from llm_bridge.tasks import Grade, Problem, Task  # noqa: E402
 from llm_bridge.training import advisor_training as at  # noqa: E402
 from llm_bridge.training.advisor_training import (  # noqa: E402
-    AdvisorTrainingConfig, dpo_loss, dpo_pairs, rft_examples, rft_loss, train_advisor)
+    AdvisorTrainingConfig, AdvisorTrainingResult, dpo_loss, dpo_pairs, rft_examples, rft_loss, train_advisor)
 
 
 # ----------------------------------------------------------------------------- fakes
@@ -215,8 +216,13 @@ def test_one_dpo_step_lowers_the_loss_and_reference_is_the_base(tiny_lora):
 def test_end_to_end_tiny_run(tmp_path):
     task, rec, trec = ToyTask(), HashReceiver(), HashReceiver("hash-transfer", salt="b")
     cfg = _tiny_config()
-    res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec,
-                        transfer_receiver=trec, task=task)
+    typed = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec,
+                          transfer_receiver=trec, task=task)
+    res = typed.to_dict()
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert isinstance(typed, AdvisorTrainingResult) and json.loads(json.dumps(res)) == on_disk
+    assert AdvisorTrainingResult.from_dict(on_disk).to_dict() == on_disk
+    assert typed.transfer.receiver == "hash-transfer" and typed.lift() == res["after_vs_before"]["posterior"]["lift"]
     for name in ("samples.jsonl", "summary.json", "before_after.png", "run.json", "cache.sqlite",
                  "before/summary.json", "after/summary.json", "transfer_before/summary.json",
                  "transfer_after/summary.json", "checkpoints/epoch-003/adapter_model.safetensors"):
@@ -245,7 +251,7 @@ def test_end_to_end_tiny_run(tmp_path):
     # a rerun of a finished run repeats no Receiver call
     calls = rec.calls
     res2 = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec,
-                         transfer_receiver=trec, task=task)
+                         transfer_receiver=trec, task=task).to_dict()
     assert rec.calls == calls
     assert res2["after"] == res["after"] and res2["adapter_hash"] == res["adapter_hash"]
 
@@ -287,7 +293,7 @@ def test_resume_after_interruption_in_epoch_two(tmp_path):
 
     calls = rec.calls
     res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=_fresh_advisor(), receiver=rec, task=task,
-                        hooks=watch)
+                        hooks=watch).to_dict()
     rows2 = (tmp_path / "samples.jsonl").read_text().splitlines()
     assert rows2 == rows1  # no sample redone or duplicated
     keys = [(json.loads(r)["uid"], json.loads(r)["action"], json.loads(r)["k"]) for r in rows2]
@@ -317,9 +323,45 @@ def test_refuses_a_changed_run_and_a_shared_receiver(tmp_path):
                       advisor_lm=lm, receiver=rec, task=task)
 
 
+def test_identity_names_every_changed_field_and_start_over_keeps_the_cache(tmp_path):
+    from llm_bridge.training.advisor_training import _check_identity, _identity
+
+    _check_identity(tmp_path, _identity(_tiny_config(), "fp", "hash-receiver"))
+    for name in ("cache.sqlite", "cache.sqlite-wal", "samples.jsonl"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "before").mkdir()
+    changed = _identity(_tiny_config(k=5, lr=1e-3), "fp2", "hash-receiver")
+    with pytest.raises(ConfigError) as err:
+        _check_identity(tmp_path, changed)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("out: ")
+    assert all(f in msg for f in ('advisor: "fp" -> "fp2"', "config.k: 3 -> 5", "config.lr: 0.005 -> 0.001"))
+    _check_identity(tmp_path, _identity(_tiny_config(progress=True, gen_batch_size=3), "fp", "hash-receiver"))
+    _check_identity(tmp_path, changed, start_over=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite", "cache.sqlite-wal", "run.json"]
+    assert json.loads((tmp_path / "run.json").read_text()) == json.loads(json.dumps(changed))
+
+
+def test_the_measured_run_still_reads_and_resumes():
+    """results/advisor: summary.json reads back as a typed result with the same dict, and
+    run.json is the identity of the settings the summary reports."""
+    from pathlib import Path
+
+    from persuasion.runs import settings_diff
+
+    folder = Path(__file__).resolve().parents[2] / "results" / "advisor"
+    if not (folder / "summary.json").exists():
+        pytest.skip("results/advisor is not in this checkout")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert AdvisorTrainingResult.from_dict(summary).to_dict() == summary
+    run = json.loads((folder / "run.json").read_text())
+    config = AdvisorTrainingConfig(**summary["config"])
+    assert settings_diff(run, at.run_identity(config, run["advisor"], run["receiver"])) == []
+
+
 # ----------------------------------------------------------------------------- CLI
 def _parser():
-    from llm_bridge.training.cli_advisor import add_advisor_command
+    from persuasion_cli.train_advisor import add_advisor_command
 
     p = argparse.ArgumentParser(prog="persuasion")
     sub = p.add_subparsers(dest="command")
@@ -329,7 +371,7 @@ def _parser():
 
 
 def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
-    from llm_bridge.training import cli_advisor
+    from persuasion_cli import train_advisor as cli_advisor
 
     args = _parser().parse_args(["train", "advisor", "--task", "chain_sum", "--n-train", "4", "--k", "2",
                                  "--n", "6", "--method", "rft", "--transfer-receiver", "none",
@@ -341,9 +383,9 @@ def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
 
     def fake_train(config, *, out_dir):
         seen["out"] = out_dir
-        return fake
+        return SimpleNamespace(to_dict=lambda: fake)  # the typed result's JSON form
 
-    monkeypatch.setattr(at, "train_advisor", fake_train)
+    monkeypatch.setattr(cli_advisor, "train_advisor", fake_train)  # the name the command calls
     assert args.func(args) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and json.loads(printed[0]) == fake
@@ -406,7 +448,7 @@ def test_real_smollm2_advisor_trains_end_to_end(tmp_path):
                        n_calibration=2, n_prior=6, hint_tokens=16, lr=1e-3, dpo_lr=1e-3,
                        signals="all")
     res = train_advisor(cfg, out_dir=tmp_path, advisor_lm=load_causal_lm("smollm2-135m"),
-                        receiver=HashReceiver(), task=ToyTask())
+                        receiver=HashReceiver(), task=ToyTask()).to_dict()
     assert res["training"]["n_samples"] == 2 * 3 * 2
     assert [e["phase"] for e in res["training"]["epochs"]] == ["rft", "dpo"]
     assert res["after"]["posterior"]["n"] == 2

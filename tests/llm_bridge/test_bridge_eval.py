@@ -12,6 +12,7 @@ import json
 import math
 from contextlib import redirect_stdout
 from fractions import Fraction
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -214,12 +215,19 @@ def _scripted(mix_task, cfg, good):
 
 
 def test_evaluation_protocol_with_a_scripted_receiver(tmp_path, llama_tiny, mix_task):
-    from llm_bridge.evaluate import run_evaluation
+    from llm_bridge.evaluate import EvaluationResult, run_evaluation
 
     cfg = _eval_cfg(tmp_path)
     good = {"basic_arithmetic": {"stepwise", "verify"}, "chain_sum": {"verify"}}
     rec = _scripted(mix_task, cfg, good)
-    s = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    result = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    s = result.to_dict()
+    # the typed result: its dict is summary.json, and it reads back from it
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert json.loads(json.dumps(s)) == on_disk
+    assert EvaluationResult.from_dict(on_disk).to_dict() == on_disk
+    assert result.lift_vs_none == s["lift_vs_none"] and result.accuracy("none") == 0.0
+    assert result.state_names == s["states"]["names"]
     # calibration measured the script exactly: acc = (10 or 0 correct of n) smoothed
     cal = s["calibration"]
     for i, st in enumerate(cal["states"]):
@@ -250,7 +258,8 @@ def test_evaluation_protocol_with_a_scripted_receiver(tmp_path, llama_tiny, mix_
 
     # a rerun resumes: no receiver call, no new record, same summary
     calls = rec.calls
-    s2 = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    s2 = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task,
+                        receiver=rec).to_dict()
     assert rec.calls == calls
     assert sum(1 for _ in open(tmp_path / "run" / "records.jsonl")) == 3 * cfg.n
     assert s2["conditions"] == s["conditions"]
@@ -282,7 +291,8 @@ def test_interrupted_evaluation_loses_nothing(tmp_path, llama_tiny, mix_task):
     partial = [json.loads(x) for x in open(tmp_path / "run" / "records.jsonl")]
     assert 0 < len(partial) < 3 * cfg.n
     rec.complete = real
-    s = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    s = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task,
+                       receiver=rec).to_dict()
     rows = [json.loads(x) for x in open(tmp_path / "run" / "records.jsonl")]
     keys = [(r["uid"], r["condition"]) for r in rows]
     assert len(keys) == len(set(keys)) == 3 * cfg.n
@@ -301,6 +311,51 @@ def test_signals_are_deterministic_per_problem(tmp_path, llama_tiny, mix_task):
         rows = [json.loads(x) for x in open(tmp_path / str(k) / "run" / "records.jsonl")]
         sigs.append(sorted((r["uid"], r["condition"], r["signal"], r["item_state"]) for r in rows))
     assert sigs[0] == sigs[1]
+
+
+def test_changed_settings_start_over_only_when_asked(tmp_path, llama_tiny, mix_task):
+    from llm_bridge.evaluate import run_evaluation
+
+    good = {"basic_arithmetic": {"stepwise"}, "chain_sum": {"verify"}}
+    cfg = _eval_cfg(tmp_path, n=4, n_calibration=4)
+    rec = _scripted(mix_task, cfg, good)
+    run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    other = _eval_cfg(tmp_path, n=4, n_calibration=4, effort_cost=0.5, horizon=400)
+    with pytest.raises(ConfigError) as err:
+        run_evaluation(other, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec)
+    msg = str(err.value)
+    assert msg.startswith("out: ") and "\n" not in msg
+    assert "effort_cost: 0.2 -> 0.5" in msg and "horizon: 500 -> 400" in msg and "start over" in msg
+    (tmp_path / "run" / "stale.txt").write_text("from the old run")
+    s = run_evaluation(other, progress=False, models={"llama-tiny": llama_tiny}, task=mix_task, receiver=rec,
+                       start_over=True).to_dict()
+    assert s["game"]["effort_cost"] == 0.5
+    assert json.loads((tmp_path / "run" / "config.json").read_text()) == other.fingerprint()
+    assert not (tmp_path / "run" / "stale.txt").exists()       # the old run is gone ...
+    assert (tmp_path / "run" / "cache.sqlite").exists()         # ... but the cache is kept
+    assert sum(1 for _ in open(tmp_path / "run" / "records.jsonl")) == 3 * other.n
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+@pytest.mark.parametrize("name", ["bridge-math", "bridge-code", "advisor/before", "advisor/after"])
+def test_measured_runs_still_read_and_resume(name):
+    """The run folders in results/: their summary reads back as a typed result with the same
+    dict, and their config.json is the fingerprint of the settings stored in it (so a rerun
+    with those settings resumes)."""
+    from llm_bridge.evaluate import EvalConfig, EvaluationResult
+    from persuasion.runs import settings_diff
+
+    folder = RESULTS / name
+    if not (folder / "summary.json").exists():
+        pytest.skip(f"{folder} is not in this checkout")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert EvaluationResult.from_dict(summary).to_dict() == summary
+    stored = summary["config"]
+    if (folder / "config.json").exists():
+        assert json.loads((folder / "config.json").read_text()) == stored
+    assert settings_diff(stored, EvalConfig(**stored).fingerprint()) == []
 
 
 # ---------------------------------------------------------------- the Advisor
@@ -335,7 +390,7 @@ def test_advisor_chat_style(llama_tiny):
 
 # ---------------------------------------------------------------- CLI
 def _cli(argv):
-    from persuasion.cli import main
+    from persuasion_cli import main
 
     buf = io.StringIO()
     with redirect_stdout(buf):
@@ -364,7 +419,7 @@ def test_cli_json_schema_on_tiny_models(tmp_path):
     (["--advisor", "no/such/model-xyz"], "model"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(argv, needle, tmp_path, capsys):
-    from persuasion.cli import main
+    from persuasion_cli import main
 
     try:
         code = main(["bridge", "evaluate", "--out", str(tmp_path / "x"), "--no-progress"] + argv)
@@ -382,7 +437,7 @@ def test_real_smollm2_evaluation_runs_end_to_end(tmp_path, smollm2):
 
     cfg = EvalConfig(task="math-mix", n=4, n_calibration=4, n_train=40, seed=1, max_new_tokens=64,
                      hint_tokens=24, horizon=200, out=str(tmp_path / "real"))
-    s = run_evaluation(cfg, progress=False, models={"smollm2-135m": smollm2})
+    s = run_evaluation(cfg, progress=False, models={"smollm2-135m": smollm2}).to_dict()
     assert s["receiver"] == "smollm2-135m" and s["game"]["certified"]
     rows = [json.loads(x) for x in open(tmp_path / "real" / "records.jsonl")]
     assert len(rows) == 12

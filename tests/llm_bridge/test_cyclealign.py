@@ -22,7 +22,7 @@ pytest.importorskip("peft")
 
 from llm_bridge.errors import ConfigError  # noqa: E402
 from llm_bridge.training.cyclealign import (  # noqa: E402
-    CycleAlignConfig, DemonstrationStore, completion_logprobs, judge_conversation,
+    CycleAlignConfig, CycleAlignResult, DemonstrationStore, completion_logprobs, judge_conversation,
     read_metrics, run_cyclealign,
 )
 from llm_bridge.training.ranking import format_ranking, parse_ranking  # noqa: E402
@@ -259,8 +259,14 @@ def test_full_tiny_run_end_to_end(tmp_path):
     lm = fresh("gpt2-tiny")
     judge = ScriptedJudge()
     cfg = tiny_config(cycles=2)
-    result = run_cyclealign(cfg, white_box=lm, black_box=judge, task=FakeTask(), out_dir=tmp_path)
+    typed = run_cyclealign(cfg, white_box=lm, black_box=judge, task=FakeTask(), out_dir=tmp_path)
+    result = typed.to_dict()
     json.dumps(result)  # JSON-safe
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    assert isinstance(typed, CycleAlignResult) and json.loads(json.dumps(result)) == on_disk
+    assert CycleAlignResult.from_dict(on_disk).to_dict() == on_disk
+    assert typed.rewards == [c["reward"] for c in result["cycles"]]
+    assert typed.agreements == [c["agreement"] for c in result["cycles"]]
     assert [c["cycle"] for c in result["cycles"]] == [1, 2]
     for c in result["cycles"]:
         assert 0.0 < c["agreement"] <= 1.0
@@ -348,7 +354,7 @@ def test_resume_after_interruption(tmp_path):
 
     judge = ScriptedJudge()
     result = run_cyclealign(cfg, white_box=lm, black_box=judge, task=task, out_dir=tmp_path / "run",
-                            hooks=watch)
+                            hooks=watch).to_dict()
     assert sorted(seen) == [2]                           # cycle 1 was not redone
     reloaded = seen[2]
     assert reloaded and all(v.abs().sum() > 0 for v in reloaded.values())
@@ -362,7 +368,7 @@ def test_resume_after_interruption(tmp_path):
 
     # the resumed run gives what an uninterrupted run gives
     straight = run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=ScriptedJudge(), task=task,
-                              out_dir=tmp_path / "straight")
+                              out_dir=tmp_path / "straight").to_dict()
     for a, b in zip(result["cycles"], straight["cycles"]):
         for key in ("agreement", "reward", "ranking_accuracy", "parse_failures", "total_steps"):
             assert a[key] == pytest.approx(b[key]), key
@@ -370,7 +376,7 @@ def test_resume_after_interruption(tmp_path):
 
     # a finished run is not redone; a different configuration is refused
     again = run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=judge, task=task,
-                           out_dir=tmp_path / "run", hooks=lambda e, i: pytest.fail(f"ran {e}"))
+                           out_dir=tmp_path / "run", hooks=lambda e, i: pytest.fail(f"ran {e}")).to_dict()
     assert again["cycles"] == result["cycles"]
     with pytest.raises(ConfigError, match="lr"):
         run_cyclealign(tiny_config(cycles=2, lr=1e-3), white_box=fresh("llama-tiny"),
@@ -386,15 +392,50 @@ def test_lcs_label_trains_only_on_the_agreed_subsequence(tmp_path):
         assert g["target"] == (g["lcs"] if g["parsed"] else [])
 
 
+def test_run_identity_is_strict_and_the_measured_run_still_resumes(tmp_path):
+    """run.json must match field by field (a field on one side only is a difference too:
+    the check used to skip fields missing from the stored run), and results/cyclealign's
+    run.json is the identity of the settings its result.json reports."""
+    from pathlib import Path
+
+    from llm_bridge.training.cyclealign.run import run_identity
+    from llm_bridge.validate import config_error
+    from persuasion.runs import open_run_folder, settings_diff
+
+    wb, bb = SimpleNamespace(fingerprint="wb|1"), SimpleNamespace(name="judge")
+    ident = run_identity(tiny_config(), wb, bb, FakeTask())
+    open_run_folder(tmp_path, ident, field="out_dir", error=config_error)
+    assert open_run_folder(tmp_path, run_identity(tiny_config(cycles=9, batch_size=2), wb, bb, FakeTask()),
+                           field="out_dir", error=config_error).resumed  # resume-free fields
+    stored = json.loads((tmp_path / "run.json").read_text())
+    del stored["config"]["margin"]
+    (tmp_path / "run.json").write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"out_dir: .* other settings \(config\.margin: \(none\) -> 0\.0\)"):
+        open_run_folder(tmp_path, ident, field="out_dir", error=config_error)
+    with pytest.raises(ConfigError, match=r"black_box: \"judge\" -> \"other\""):
+        open_run_folder(tmp_path, run_identity(tiny_config(), wb, SimpleNamespace(name="other"), FakeTask()),
+                        field="out_dir", error=config_error)
+
+    folder = Path(__file__).resolve().parents[2] / "results" / "cyclealign"
+    if not (folder / "result.json").exists():
+        pytest.skip("results/cyclealign is not in this checkout")
+    result = json.loads((folder / "result.json").read_text())
+    assert CycleAlignResult.from_dict(result).to_dict() == result
+    run = json.loads((folder / "run.json").read_text())
+    again = run_identity(CycleAlignConfig(**result["config"]), SimpleNamespace(fingerprint=run["white_box"]),
+                         SimpleNamespace(name=run["black_box"]), SimpleNamespace(name=run["task"]))
+    assert settings_diff(run, again) == []
+
+
 # ----------------------------------------------------------------------------- CLI
 def test_cli_json(tmp_path, monkeypatch, capsys):
     import argparse
 
-    import llm_bridge.receivers as receivers
-    from llm_bridge.training import cli_cyclealign
+    from persuasion_cli import cyclealign as cli_cyclealign
 
-    monkeypatch.setattr(cli_cyclealign, "_load_task", lambda name: FakeTask())
-    monkeypatch.setattr(receivers, "make_receiver", lambda spec, **kw: ScriptedJudge())
+    # the names the command calls
+    monkeypatch.setattr(cli_cyclealign, "load_task", lambda name: FakeTask())
+    monkeypatch.setattr(cli_cyclealign, "make_receiver", lambda spec, **kw: ScriptedJudge())
     parser = argparse.ArgumentParser(prog="persuasion")
     cli_cyclealign.add_cyclealign_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args([

@@ -1,9 +1,15 @@
-"""Receivers: OpenAIReceiver's retry loop, key hygiene, cache and ordering (with a fake
-client, no network), make_receiver's spec parsing, LocalReceiver on a tiny random model."""
+"""Receivers: OpenAIReceiver's retries through the real openai client against a scripted local
+HTTP server (attempts, Retry-After, what is not retried, the messages), key hygiene, cache and
+ordering (with a fake client, no network), make_receiver's spec parsing, LocalReceiver on a tiny
+random model."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import logging
 import pickle
+import socket
 import threading
 import time
 
@@ -33,14 +39,6 @@ _REQUEST = httpx.Request("POST", "https://api.example.com/v1/chat/completions")
 def status_error(cls, code: int, message: str = "boom", headers: dict | None = None):
     return cls(message, response=httpx.Response(code, request=_REQUEST, headers=headers or {}),
                body=None)
-
-
-def rate_limited(headers=None):
-    return status_error(openai.RateLimitError, 429, "Rate limit reached", headers)
-
-
-def timeout_error():
-    return openai.APITimeoutError(request=_REQUEST)
 
 
 def chat_response(text: str, prompt_tokens=7, completion_tokens=3, usage=True) -> ChatCompletion:
@@ -87,9 +85,85 @@ class FakeClient:
                 self.in_flight -= 1
 
 
-class Sleeps(list):
-    def __call__(self, seconds):
-        self.append(seconds)
+class ScriptedAPI:
+    """A local OpenAI-compatible endpoint: ``http.server`` on 127.0.0.1 (a free port) in a thread.
+
+    Each ``POST .../chat/completions`` takes the next queued reply (see :func:`reply`); when
+    none is left it answers 200 with the last user message reversed. It records the time and
+    the headers (lower-cased names) of every request.
+    """
+
+    def __init__(self, replies=()):
+        self.replies = list(replies)
+        self.times: list[float] = []
+        self.headers: list[dict] = []
+        self.lock = threading.Lock()
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.loads(raw or b"{}")
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with api.lock:
+                    api.times.append(time.monotonic())
+                    api.headers.append(headers)
+                    r = api.replies.pop(0) if api.replies else reply(200)
+                time.sleep(r["delay"])
+                if r["status"] == 200:
+                    text = body["messages"][-1]["content"][::-1]
+                    payload = chat_response(text).model_dump(mode="json")
+                else:
+                    key = headers.get("authorization", "").removeprefix("Bearer ")
+                    payload = {"error": {"message": r["message"].replace("{key}", key),
+                                         "type": "test_error", "code": None}}
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(r["status"])
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in r["headers"].items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up waiting (timeout tests)
+                    pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def attempts(self) -> int:
+        return len(self.times)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reply(status: int, headers: dict | None = None, message: str = "boom", delay: float = 0.0):
+    """One scripted answer; ``{key}`` in ``message`` becomes the bearer token the client sent."""
+    return {"status": status, "headers": headers or {}, "message": message, "delay": delay}
+
+
+@pytest.fixture
+def api():
+    """``api(*replies)`` starts a :class:`ScriptedAPI`; all are closed after the test."""
+    servers = []
+
+    def start(*replies):
+        servers.append(ScriptedAPI(replies))
+        return servers[-1]
+    yield start
+    for s in servers:
+        s.close()
 
 
 @pytest.fixture
@@ -98,86 +172,128 @@ def key(monkeypatch):
     return SECRET
 
 
-def receiver(client, sleeps=None, **kw) -> OpenAIReceiver:
+def receiver(client, **kw) -> OpenAIReceiver:
     kw.setdefault("base_url", REMOTE)
-    return OpenAIReceiver("test-model", client=client, sleep=sleeps if sleeps is not None else Sleeps(),
-                          **kw)
+    return OpenAIReceiver("test-model", client=client, **kw)
+
+
+def failure(r: OpenAIReceiver) -> ReceiverError:
+    with pytest.raises(ReceiverError) as info:
+        r.complete([HELLO], GREEDY)
+    return info.value
 
 
 # ----------------------------------------------------------------------------- retries
-def test_rate_limit_retried_with_capped_full_jitter(key):
-    client, sleeps = FakeClient([rate_limited()] * 4), Sleeps()
-    r = receiver(client, sleeps, max_retries=5, backoff_base=0.5, backoff_max=1.5)
+def test_client_honours_retry_after_then_answers(key, api):
+    server = api(reply(429, {"Retry-After": "1"}, "Rate limit reached"))
+    r = OpenAIReceiver("test-model", base_url=server.url, max_retries=3)
+    assert r._client.max_retries == 3 and r._client.timeout == 60.0
     (c,) = r.complete([HELLO], GREEDY)
-    assert c.text == "?olleH" and (c.prompt_tokens, c.completion_tokens) == (7, 3)
-    assert len(client.calls) == 5 and len(sleeps) == 4
-    for k, s in enumerate(sleeps):  # full jitter: uniform in [0, min(cap, base 2^k)]
-        assert 0.0 <= s <= min(1.5, 0.5 * 2 ** k)
-    assert not c.cached and c.seconds >= 0
+    assert c.text == "?olleH" and (c.prompt_tokens, c.completion_tokens) == (7, 3) and not c.cached
+    assert server.attempts == 2
+    assert [h["x-stainless-retry-count"] for h in server.headers] == ["0", "1"]
+    # the client's own backoff before a first retry is at most 0.5 s: this wait is the server's
+    assert server.times[1] - server.times[0] >= 0.95
+    assert c.seconds >= 0.95  # wall time of the answer, retries included
 
 
-def test_timeouts_and_connection_errors_are_retried(key):
-    errors = [timeout_error(), openai.APIConnectionError(request=_REQUEST),
-              status_error(openai.InternalServerError, 502), status_error(openai.APIStatusError, 408)]
-    client, sleeps = FakeClient(errors), Sleeps()
-    (c,) = receiver(client, sleeps, max_retries=4).complete([HELLO], GREEDY)
-    assert c.text == "?olleH" and len(client.calls) == 5 and len(sleeps) == 4
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503])
+def test_retried_statuses(key, api, status):
+    server = api(*[reply(status, {"retry-after-ms": "1"})] * 2)
+    (c,) = OpenAIReceiver("test-model", base_url=server.url, max_retries=2).complete([HELLO], GREEDY)
+    assert c.text == "?olleH" and server.attempts == 3
+    # retry-after-ms was honoured: the client's own backoff would wait at least 1.1 s in all
+    assert server.times[-1] - server.times[0] < 1.0
 
 
-def test_jitter_is_seeded(key):
-    def run(seed):
-        sleeps = Sleeps()
-        receiver(FakeClient([timeout_error()] * 3), sleeps, seed=seed, backoff_max=100).complete(
-            [HELLO], GREEDY)
-        return list(sleeps)
-    assert run(3) == run(3)
-    assert run(3) != run(4)
+def test_timeouts_and_connection_errors_are_retried(key, api):
+    server = api(reply(200, delay=1.5))  # the first answer comes too late
+    (c,) = OpenAIReceiver("test-model", base_url=server.url, timeout=0.3, max_retries=1).complete(
+        [HELLO], GREEDY)
+    assert c.text == "?olleH" and server.attempts == 2
+
+    server = api(reply(200, delay=1.5), reply(200, delay=1.5))
+    err = failure(OpenAIReceiver("test-model", base_url=server.url, timeout=0.3, max_retries=1))
+    assert "gave up after 2 attempts (max_retries=1)" in str(err) and "APITimeoutError" in str(err)
+    assert server.attempts == 2
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    err = failure(OpenAIReceiver("test-model", base_url=url, max_retries=1))
+    assert "gave up after 2 attempts (max_retries=1)" in str(err)
+    assert "APIConnectionError" in str(err) and url in str(err)
 
 
-def test_retry_after_is_honoured_and_capped(key):
-    errors = [rate_limited({"Retry-After": "0.25"}), rate_limited({"retry-after-ms": "40"}),
-              rate_limited({"Retry-After": "3600"}), rate_limited({"Retry-After": "junk"})]
-    client, sleeps = FakeClient(errors), Sleeps()
-    receiver(client, sleeps, backoff_base=0.0, backoff_max=2.0).complete([HELLO], GREEDY)
-    assert sleeps == [0.25, pytest.approx(0.04), 2.0, 0.0]
-
-
-def test_gives_up_after_max_retries_naming_model_url_and_error_never_the_key(key):
-    errors = [status_error(openai.InternalServerError, 503, f"overloaded; key={SECRET}")] * 10
-    client, sleeps = FakeClient(errors), Sleeps()
-    r = receiver(client, sleeps, max_retries=3, backoff_max=0.01)
-    with pytest.raises(ReceiverError) as info:
-        r.complete([HELLO], GREEDY)
-    msg = str(info.value)
-    assert len(client.calls) == 4 and len(sleeps) == 3
-    assert "test-model" in msg and REMOTE in msg and "InternalServerError" in msg
-    assert "4 attempts" in msg
+def test_gives_up_after_max_retries_naming_model_url_and_error_never_the_key(key, api):
+    server = api(*[reply(503, {"retry-after-ms": "1"}, "overloaded; key={key}")] * 10)
+    r = OpenAIReceiver("test-model", base_url=server.url, max_retries=3)
+    err = failure(r)
+    msg = str(err)
+    assert server.attempts == 4
+    assert server.headers[0]["authorization"] == f"Bearer {SECRET}"  # the server saw the key
+    assert "test-model" in msg and server.url in msg and "InternalServerError" in msg
+    assert "gave up after 4 attempts (max_retries=3)" in msg
     assert SECRET not in msg and "***" in msg
-    assert info.value.__cause__ is None  # the original message contained the key
+    assert err.__cause__ is None  # the original message contained the key
     assert SECRET not in repr(r) and SECRET not in str(vars(r))
 
 
-def test_no_retries_when_max_retries_is_zero(key):
-    client = FakeClient([rate_limited()])
-    with pytest.raises(ReceiverError, match="1 attempt"):
-        receiver(client, max_retries=0).complete([HELLO], GREEDY)
-    assert len(client.calls) == 1
+def test_no_retries_when_max_retries_is_zero(key, api):
+    server = api(reply(429, {"retry-after-ms": "1"}, "Rate limit reached"))
+    err = failure(OpenAIReceiver("test-model", base_url=server.url, max_retries=0))
+    assert "gave up after 1 attempt (max_retries=0)" in str(err) and "RateLimitError" in str(err)
+    assert server.attempts == 1
 
 
-@pytest.mark.parametrize("cls,code,needle", [
-    (openai.AuthenticationError, 401, "set the environment variable MY_KEY"),
-    (openai.BadRequestError, 400, "rejected"),
-    (openai.NotFoundError, 404, "check the model id"),
-    (openai.PermissionDeniedError, 403, "MY_KEY"),
+@pytest.mark.parametrize("code,needle", [
+    (401, "set the environment variable MY_KEY"),
+    (400, "rejected"),
+    (404, "check the model id"),
+    (403, "MY_KEY"),
+    (422, "request failed after 1 attempt, not retried"),
 ])
-def test_non_retryable_errors_fail_at_once(monkeypatch, cls, code, needle):
+def test_client_errors_are_not_retried(monkeypatch, api, code, needle):
     monkeypatch.setenv("MY_KEY", SECRET)
-    client, sleeps = FakeClient([status_error(cls, code, f"Incorrect API key provided: {SECRET}")]), Sleeps()
-    with pytest.raises(ReceiverError) as info:
-        receiver(client, sleeps, api_key_env="MY_KEY").complete([HELLO], GREEDY)
-    assert len(client.calls) == 1 and sleeps == []
-    assert needle in str(info.value) and f"HTTP {code}" in str(info.value)
-    assert SECRET not in str(info.value)
+    server = api(reply(code, {}, "Incorrect API key provided: {key}"))
+    t0 = time.monotonic()
+    err = failure(OpenAIReceiver("test-model", base_url=server.url, api_key_env="MY_KEY",
+                                 max_retries=3))
+    assert server.attempts == 1 and time.monotonic() - t0 < 5
+    assert needle in str(err) and f"HTTP {code}" in str(err)
+    assert SECRET not in str(err)
+
+
+@pytest.mark.parametrize("status,headers,said", [
+    (503, {"x-should-retry": "false"}, "x-should-retry: false"),
+    (429, {"Retry-After": "3600"}, "retry-after: 3600"),  # longer than the client waits (120 s)
+])
+def test_server_can_refuse_a_retry(key, api, status, headers, said):
+    server = api(reply(status, headers))
+    t0 = time.monotonic()
+    err = failure(OpenAIReceiver("test-model", base_url=server.url, max_retries=3))
+    assert server.attempts == 1 and time.monotonic() - t0 < 5
+    assert "request failed after 1 attempt, not retried" in str(err)
+    assert f"the server sent {said}" in str(err)
+
+
+def test_key_never_logged(key, api, caplog):
+    caplog.set_level(logging.DEBUG)
+    server = api(reply(429, {"retry-after-ms": "1"}), reply(401, {}, "bad key {key}"))
+    err = failure(OpenAIReceiver("test-model", base_url=server.url, max_retries=2))
+    assert "authentication failed" in str(err) and server.attempts == 2
+    assert "Retrying request" in caplog.text  # the client's own retry log was captured
+    assert SECRET not in caplog.text
+
+
+def test_removed_retry_options_are_named():
+    for name, value in [("backoff_base", 0.5), ("backoff_max", 30.0), ("seed", 0),
+                        ("sleep", time.sleep)]:
+        with pytest.raises(ConfigError, match=rf"^{name}: no longer an option: retries are the "
+                                              "openai client's own .*set max_retries and timeout"):
+            OpenAIReceiver("m", base_url=LOCAL, **{name: value})
+    with pytest.raises(TypeError, match="bogus"):
+        OpenAIReceiver("m", base_url=LOCAL, bogus=1)
 
 
 def test_other_exceptions_are_not_retried(key):
@@ -201,7 +317,8 @@ def test_missing_key_for_loopback_uses_a_dummy(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
     for url in (LOCAL, "http://localhost:8000/v1", "http://[::1]:8000/v1"):
         r = OpenAIReceiver("m", base_url=url, api_key_env="NO_SUCH_KEY_VAR")
-        assert r._client.api_key == "EMPTY" and r._client.max_retries == 0
+        assert r._client.api_key == "EMPTY"
+        assert r._client.max_retries == 5 and r._client.timeout == 60.0  # the client retries
 
 
 def test_key_not_in_repr_pickle_or_cache(key, tmp_path):
@@ -220,7 +337,8 @@ def test_key_not_in_repr_pickle_or_cache(key, tmp_path):
 def test_bad_configuration_is_named():
     for kw, field in [({"max_retries": -1}, "max_retries"), ({"concurrency": 0}, "concurrency"),
                       ({"timeout": 0}, "timeout"), ({"backoff_max": float("nan")}, "backoff_max"),
-                      ({"base_url": "ftp://x"}, "base_url")]:
+                      ({"base_url": "ftp://x"}, "base_url"), ({"timeout": float("nan")}, "timeout"),
+                      ({"max_retries": 1.5}, "max_retries")]:
         kw.setdefault("base_url", LOCAL)
         with pytest.raises(ConfigError, match=field):
             OpenAIReceiver("m", **kw)
@@ -320,6 +438,7 @@ def test_make_receiver_parses_openai_specs(monkeypatch):
     r = make_receiver("openai:my-model@http://127.0.0.1:8000/v1/", max_retries=2)
     assert isinstance(r, OpenAIReceiver) and isinstance(r, Receiver)
     assert (r.model, r.base_url, r.max_retries) == ("my-model", "http://127.0.0.1:8000/v1", 2)
+    assert r._client.max_retries == 2
     assert r.name == "openai:my-model@http://127.0.0.1:8000/v1"
     r = make_receiver("openai:org/model@v2@http://localhost:1/v1")  # '@' inside the model id
     assert (r.model, r.base_url) == ("org/model@v2", "http://localhost:1/v1")

@@ -269,3 +269,116 @@ def test_bad_arguments(kw, field):
         run_python("print(1)", **kw)
     with pytest.raises(ConfigError, match="code"):
         run_python(b"print(1)")
+
+
+# ------------------------------------------------------------------ the child program
+def test_child_is_a_standard_library_module_that_imports_without_running():
+    import ast
+    import importlib
+    import sys
+
+    from llm_bridge.sandbox import CHILD_PATH
+
+    child = importlib.import_module("llm_bridge.sandbox.child")  # runs nothing
+    assert os.path.samefile(child.__file__, CHILD_PATH)
+    assert callable(child._sandbox_main)
+    with open(CHILD_PATH, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read(), CHILD_PATH)
+    compile(tree, CHILD_PATH, "exec")
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "the child may not import from its package"
+            imported.add(node.module.split(".")[0])
+    assert imported and imported <= set(sys.stdlib_module_names), imported
+
+
+def test_child_runs_by_path_in_isolated_mode():
+    from llm_bridge.sandbox import CHILD_PATH
+
+    r = run("""
+        import json, os, sys
+        child_dir = os.path.dirname(sys.orig_argv[-2])
+        print(json.dumps({
+            "isolated": sys.flags.isolated, "no_bytecode": sys.flags.dont_write_bytecode,
+            "argv": sys.orig_argv,
+            "package": any(m.startswith("llm_bridge") for m in sys.modules),
+            "child_dir_on_path": any(p and os.path.isdir(p) and os.path.samefile(p, child_dir)
+                                     for p in sys.path)}))
+    """)
+    assert r.status == "passed", r.stderr
+    import json
+
+    seen = json.loads(r.stdout)
+    assert seen["isolated"] == 1 and seen["no_bytecode"] == 1
+    assert seen["argv"][1:4] == ["-I", "-B", CHILD_PATH]
+    assert not seen["package"] and not seen["child_dir_on_path"]
+
+
+def test_child_protocol_directly(tmp_path):
+    """The child alone, launched the way the parent launches it: config JSON in argv[1]."""
+    import json
+    import subprocess
+    import sys
+
+    from llm_bridge.sandbox import BLOCKED_EXIT_CODE, CHILD_PATH, MEMORY_EXIT_CODE
+    from llm_bridge.sandbox.runner import _INTERNAL_MARKER, _MEMORY_MARKER, INTERNAL_EXIT_CODE
+
+    root = os.path.realpath(tmp_path)
+
+    def child(code: str):
+        code_path = os.path.join(root, "main.py")
+        with open(code_path, "w", encoding="utf-8") as fh:
+            fh.write(code)
+        cfg = {"root": root, "code_path": code_path, "cpu_soft": 5, "cpu_hard": 6,
+               "as_bytes": 512 * 2**20, "fsize_bytes": 2**20,
+               "blocked_code": BLOCKED_EXIT_CODE, "blocked_marker": BLOCKED_MARKER,
+               "memory_code": MEMORY_EXIT_CODE, "memory_marker": _MEMORY_MARKER,
+               "internal_code": INTERNAL_EXIT_CODE, "internal_marker": _INTERNAL_MARKER}
+        return subprocess.run([sys.executable, "-I", "-B", CHILD_PATH, json.dumps(cfg)], cwd=root,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env={"PATH": os.environ.get("PATH", os.defpath)}, timeout=30)
+
+    ok = child("import sys; print(sys.argv[0].endswith('main.py'), __name__)")
+    assert ok.returncode == 0 and ok.stdout == "True __main__\n", ok.stderr
+    blocked = child("import os; os.system('echo hi')")
+    assert blocked.returncode == BLOCKED_EXIT_CODE and BLOCKED_MARKER in blocked.stderr
+    assert "hi" not in blocked.stdout
+    memory = child("x = bytearray(10**10)")
+    assert memory.returncode == MEMORY_EXIT_CODE and _MEMORY_MARKER in memory.stderr
+    failed = child("raise ValueError('boom')")
+    assert failed.returncode == 1 and "ValueError: boom" in failed.stderr
+    assert "child.py" not in failed.stderr  # the traceback starts at the user's file
+
+
+def test_hook_functions_defaults_are_protected_but_user_functions_are_not():
+    r = run("""
+        import gc
+        hook = next(f for f in gc.get_objects() if type(f).__name__ == "function"
+                    and f.__name__ == "hook" and f.__code__.co_filename.endswith("child.py"))
+        hook.__defaults__ = hook.__defaults__[:1] + hook.__defaults__[1:]
+        print("replaced")
+    """)
+    assert_blocked(r)
+    assert "replaced" not in r.stdout and "__defaults__" in r.stderr
+    r = run("""
+        def hook(a=1):
+            return a
+        hook.__defaults__ = (2,)
+        print(hook())
+    """)
+    assert r.status == "passed", r.stderr
+    assert r.stdout == "2\n"
+
+
+def test_result_to_dict():
+    import json
+
+    r = run("print('x')")
+    d = r.to_dict()
+    assert d["status"] == "passed" and d["passed"] is True and d["stdout"] == "x\n"
+    assert set(d) == {"status", "returncode", "stdout", "stderr", "seconds", "network_isolated",
+                      "passed"}
+    json.dumps(d, allow_nan=False)

@@ -1,0 +1,335 @@
+"""The parent side of the sandbox: checks the arguments, prepares the temporary directory,
+starts :mod:`llm_bridge.sandbox.child` (by file path) in a new limited process, supervises it
+(wall clock, bounded output capture, process-group kill) and reads its outcome.
+
+See :mod:`llm_bridge.sandbox` for what is and is not guaranteed, and
+:mod:`llm_bridge.sandbox.child` for the protocol between the two processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+
+from llm_bridge.errors import ConfigError, SandboxError
+from llm_bridge.validate import check_int, check_positive
+
+__all__ = [
+    "BLOCKED_EXIT_CODE", "BLOCKED_MARKER", "CHILD_PATH", "INTERNAL_EXIT_CODE",
+    "MEMORY_EXIT_CODE", "SandboxResult", "network_namespace_available", "run_python",
+]
+
+#: Exit code of a child stopped by the audit hook.
+BLOCKED_EXIT_CODE = 86
+#: Exit code of a child whose code raised an uncaught ``MemoryError``.
+MEMORY_EXIT_CODE = 85
+#: Exit code of a child whose sandbox set-up failed (status ``"error"``).
+INTERNAL_EXIT_CODE = 84
+#: Start of the line written to stderr when an action is blocked.
+BLOCKED_MARKER = "[llm_bridge.sandbox] BLOCKED: "
+_MEMORY_MARKER = "[llm_bridge.sandbox] MEMORY: "
+_INTERNAL_MARKER = "[llm_bridge.sandbox] INTERNAL: "
+_STATUSES = ("passed", "failed", "timeout", "memory", "blocked", "error")
+_STARTUP_GRACE_S = 1.0
+_DETECT_TAIL = 4096
+_CODE_FILE = "main.py"
+#: The child program (:mod:`llm_bridge.sandbox.child`), run by this absolute path.
+CHILD_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+
+
+@dataclass
+class SandboxResult:
+    """Outcome of :func:`run_python`.
+
+    Attributes
+    ----------
+    status : str
+        ``"passed"``, ``"failed"``, ``"timeout"``, ``"memory"``, ``"blocked"`` or ``"error"``
+        (see :mod:`llm_bridge.sandbox`).
+    returncode : int or None
+        Exit status of the child (negative: killed by that signal); None if it never started.
+    stdout, stderr : str
+        Decoded output (UTF-8, invalid bytes replaced), each at most about
+        ``max_output_bytes`` long; a truncation note sits where bytes were dropped.
+    seconds : float
+        Wall-clock time of the child.
+    network_isolated : bool
+        Whether the child ran in its own network namespace (``unshare -rn``).
+    """
+
+    status: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    network_isolated: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """True iff ``status == "passed"``."""
+        return self.status == "passed"
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary of the fields and :attr:`passed`.
+
+        >>> SandboxResult("passed", 0, "hi\\n", "", 0.25).to_dict()["passed"]
+        True
+        """
+        return {"status": self.status, "returncode": self.returncode, "stdout": self.stdout,
+                "stderr": self.stderr, "seconds": float(self.seconds),
+                "network_isolated": bool(self.network_isolated), "passed": self.passed}
+
+
+@functools.lru_cache(maxsize=1)
+def network_namespace_available() -> bool:
+    """Whether ``unshare -rn true`` works here (probed once per process).
+
+    Returns
+    -------
+    bool
+        True on Linux when unprivileged user and network namespaces can be created.
+    """
+    exe = shutil.which("unshare")
+    if exe is None or not sys.platform.startswith("linux"):
+        return False
+    try:
+        proc = subprocess.run([exe, "-rn", "true"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={"PATH": os.environ.get("PATH", os.defpath)}, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+class _Capture:
+    """Drains one pipe into a bounded buffer: the first and the last bytes are kept."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.keep_tail = max(limit // 2, _DETECT_TAIL)
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.limit - (self.limit // 2) - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > 2 * self.keep_tail:
+                del self.tail[:-self.keep_tail]
+
+    def drain(self, stream) -> None:
+        try:
+            while True:
+                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+                if not chunk:
+                    break
+                self.feed(chunk)
+        except (OSError, ValueError):
+            pass
+
+    def detect_tail(self) -> str:
+        data = bytes(self.head[-_DETECT_TAIL:]) + bytes(self.tail[-_DETECT_TAIL:])
+        return data[-_DETECT_TAIL:].decode("utf-8", "replace")
+
+    def text(self) -> str:
+        if self.total <= self.limit:
+            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", "replace")
+        tail = bytes(self.tail[-(self.limit // 2):]) if self.limit // 2 else b""
+        dropped = self.total - len(self.head) - len(tail)
+        note = f"\n[... {dropped} bytes of output truncated ...]\n".encode()
+        return (bytes(self.head) + note + tail).decode("utf-8", "replace")
+
+
+def _check_args(code, timeout_s, memory_mb, max_output_bytes, max_file_mb):
+    """The checked limits ``(timeout_s, memory_mb, max_output_bytes, max_file_mb)``."""
+    if not isinstance(code, str):
+        raise ConfigError(f"code: expected a str of Python source, got {type(code).__name__}")
+    return (check_positive("timeout_s", timeout_s), check_int("memory_mb", memory_mb, 64),
+            check_int("max_output_bytes", max_output_bytes, 0),
+            check_int("max_file_mb", max_file_mb, 1))
+
+
+def _rmtree(path: str) -> None:
+    """Delete ``path`` even where the child removed permissions (never raises)."""
+
+    def retry(func, p, *_):
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
+def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
+               max_output_bytes: int = 65536, max_file_mb: int = 16,
+               network_namespace: bool | None = None) -> SandboxResult:
+    """Run untrusted Python source in a limited child process.
+
+    Parameters
+    ----------
+    code : str
+        Python source, run as the ``__main__`` module of a fresh interpreter whose working
+        directory is a new temporary directory (deleted afterwards).
+    timeout_s : float
+        Wall-clock and CPU limit in seconds (the wall clock gets one more second for
+        interpreter start-up).
+    memory_mb : int
+        Address-space limit of the child (``RLIMIT_AS``), at least 64.
+    max_output_bytes : int
+        At most this many bytes of stdout and of stderr are kept (the start and the end).
+    max_file_mb : int
+        Largest file the child may write (``RLIMIT_FSIZE``).
+    network_namespace : bool or None
+        Run under ``unshare -rn`` (kernel-level network isolation): None (default) = when it
+        works here; True = required (:class:`~llm_bridge.errors.SandboxError` if it does not
+        work); False = never (audit hook only).
+
+    Returns
+    -------
+    SandboxResult
+        ``status`` is one of ``"passed"``, ``"failed"``, ``"timeout"``, ``"memory"``,
+        ``"blocked"``, ``"error"``; see :mod:`llm_bridge.sandbox` for what each means and for
+        what is and is not guaranteed.
+
+    Raises
+    ------
+    ConfigError
+        On an invalid argument (the message names it).
+    SandboxError
+        On a non-POSIX system, or when ``network_namespace=True`` cannot be honoured.
+    """
+    timeout_s, memory_mb, max_output_bytes, max_file_mb = _check_args(
+        code, timeout_s, memory_mb, max_output_bytes, max_file_mb)
+    if os.name != "posix":
+        raise SandboxError("run_python: needs a POSIX system (resource limits, sessions)")
+    if network_namespace is None:
+        use_ns = network_namespace_available()
+    elif network_namespace:
+        if not network_namespace_available():
+            raise SandboxError("network_namespace=True, but 'unshare -rn true' does not work here")
+        use_ns = True
+    else:
+        use_ns = False
+
+    if not os.path.isfile(CHILD_PATH):  # e.g. a broken installation
+        return SandboxResult("error", None, "", "could not start the sandbox: its child "
+                             f"program {CHILD_PATH} is missing", 0.0, use_ns)
+    tmp = tempfile.mkdtemp(prefix="llm_bridge_sandbox_")
+    try:
+        root = os.path.realpath(tmp)
+        os.makedirs(os.path.join(root, "tmp"))
+        code_path = os.path.join(root, _CODE_FILE)
+        with open(code_path, "w", encoding="utf-8") as fh:
+            fh.write(code)
+        cpu_soft = max(1, math.ceil(timeout_s))
+        cfg = {
+            "root": root, "code_path": code_path,
+            "cpu_soft": cpu_soft, "cpu_hard": cpu_soft + 1,
+            "as_bytes": int(memory_mb) * 1024 * 1024,
+            "fsize_bytes": int(max_file_mb) * 1024 * 1024,
+            "blocked_code": BLOCKED_EXIT_CODE, "blocked_marker": BLOCKED_MARKER,
+            "memory_code": MEMORY_EXIT_CODE, "memory_marker": _MEMORY_MARKER,
+            "internal_code": INTERNAL_EXIT_CODE, "internal_marker": _INTERNAL_MARKER,
+        }
+        argv = [sys.executable, "-I", "-B", CHILD_PATH, json.dumps(cfg)]
+        if use_ns:
+            argv = [shutil.which("unshare") or "unshare", "-rn", "--"] + argv
+        env = {"PATH": os.environ.get("PATH", os.defpath),
+               "LANG": os.environ.get("LANG", "C.UTF-8"),
+               "TMPDIR": os.path.join(root, "tmp"),
+               # no thread pools: RLIMIT_NPROC = 0 refuses new threads (non-root users)
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        return _run(argv, root, env, timeout_s, max_output_bytes, use_ns)
+    finally:
+        _rmtree(tmp)
+
+
+def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns) -> SandboxResult:
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, close_fds=True)
+    except OSError as exc:
+        return SandboxResult("error", None, "", f"could not start the sandbox: {exc}",
+                             time.monotonic() - start, use_ns)
+    out, err = _Capture(max_output_bytes), _Capture(max_output_bytes)
+    readers = [threading.Thread(target=cap.drain, args=(stream,), daemon=True)
+               for cap, stream in ((out, proc.stdout), (err, proc.stderr))]
+    for t in readers:
+        t.start()
+    killed = False
+    try:
+        proc.wait(timeout=timeout_s + _STARTUP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        killed = True
+        _kill_group(proc.pid)
+        proc.wait()
+    except BaseException:  # KeyboardInterrupt: do not leave the child running
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
+    seconds = time.monotonic() - start
+    for t in readers:
+        t.join(timeout=2.0)
+    if any(t.is_alive() for t in readers):  # a leftover process still holds the pipes
+        _kill_group(proc.pid)
+        for t in readers:
+            t.join(timeout=2.0)
+    for stream in (proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    rc = proc.returncode
+    status = _status(rc, killed, err.detect_tail())
+    return SandboxResult(status, rc, out.text(), err.text(), seconds, use_ns)
+
+
+def _status(rc: int, killed: bool, err_tail: str) -> str:
+    if killed:
+        return "timeout"
+    if rc == 0:
+        return "passed"
+    if rc < 0:
+        sig = -rc
+        if sig in (signal.SIGXCPU, signal.SIGKILL):
+            return "timeout"
+        return "failed"
+    if rc == BLOCKED_EXIT_CODE and BLOCKED_MARKER in err_tail:
+        return "blocked"
+    if rc == MEMORY_EXIT_CODE and _MEMORY_MARKER in err_tail:
+        return "memory"
+    if rc == INTERNAL_EXIT_CODE and _INTERNAL_MARKER in err_tail:
+        return "error"
+    return "failed"

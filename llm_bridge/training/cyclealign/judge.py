@@ -1,0 +1,163 @@
+"""The black-box judge's prompt: demonstrations of agreed rankings and the ranking query."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from ...errors import ConfigError
+from ..ranking import LETTERS, format_ranking
+
+__all__ = ["JUDGE_SYSTEM_PROMPT", "Demonstration", "SEED_DEMONSTRATIONS", "DemonstrationStore",
+           "judge_conversation", "seed_demos"]
+
+JUDGE_SYSTEM_PROMPT = (
+    "You are an expert judge. You see an instruction and {k} candidate responses labelled "
+    "{letters}. Rank all the responses from best to worst: a good response is correct, "
+    "complete and does what the instruction asks. Reply with the ranking only: the letters, "
+    "best first, separated by ' > '."
+)
+
+
+@dataclass(frozen=True)
+class Demonstration:
+    """An agreed ranking kept as an in-context example for the black box.
+
+    Attributes
+    ----------
+    instruction : str
+    responses : tuple of str
+        The responses of the agreed subsequence, best first.
+    strength : float
+        ``|LCS| / k`` of the group it came from.
+    cycle : int
+    uid : str
+        The problem's id (a newer demonstration of the same problem replaces an older one).
+    """
+
+    instruction: str
+    responses: tuple[str, ...]
+    strength: float
+    cycle: int
+    uid: str = ""
+
+
+#: Hand-written demonstrations of the answer format (responses best first), used until the
+#: store holds enough agreed rankings. Responses beyond ``k`` are dropped.
+SEED_DEMONSTRATIONS: tuple[Demonstration, ...] = (
+    Demonstration("What is 7 + 5?",
+                  ("7 + 5 = 12, so the answer is 12.", "The answer is 12.",
+                   "7 + 5 = 13, so the answer is 13.", "I like numbers."), 1.0, 0, "seed/0"),
+    Demonstration("Write a Python function that returns the square of x.",
+                  ("def square(x):\n    return x * x", "The square of x is x * x.",
+                   "def square(x):\n    return x + x", "Python is a programming language."),
+                  1.0, 0, "seed/1"),
+    Demonstration("Tom has 3 apples and buys 4 more. How many apples does he have now?",
+                  ("He has 3 + 4 = 7 apples. The answer is 7.", "7",
+                   "He has 3 - 4 = -1 apples. The answer is -1.", "Apples are red."),
+                  1.0, 0, "seed/2"),
+)
+
+
+def seed_demos(n: int, k: int) -> list[Demonstration]:
+    """The first ``n`` built-in demonstrations, cut to ``k`` responses."""
+    return [replace(d, responses=d.responses[:k]) for d in SEED_DEMONSTRATIONS[:max(n, 0)]]
+
+
+class DemonstrationStore:
+    """The strongest, most recent agreed rankings, for the black box's prompt.
+
+    Parameters
+    ----------
+    capacity : int
+        Demonstrations kept; beyond it the weakest (then oldest) are dropped.
+    min_agreement : int
+        Minimal LCS length for a group to become a demonstration.
+    max_chars : int
+        Responses are cut to this many characters when stored.
+    """
+
+    def __init__(self, capacity: int = 8, min_agreement: int = 2, max_chars: int = 240):
+        if capacity < 1:
+            raise ConfigError(f"demo_pool: expected a positive integer, got {capacity}")
+        self.capacity = int(capacity)
+        self.min_agreement = max(int(min_agreement), 2)
+        self.max_chars = int(max_chars)
+        self.items: list[Demonstration] = []
+        self._added = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, instruction: str, responses: Sequence[str], agreed: Sequence[int], *,
+            k: int, cycle: int, uid: str = "") -> bool:
+        """Offer an agreed subsequence ``agreed`` (candidate indices, best first) of the
+        group's ``responses``; returns whether it was stored."""
+        agreed = [int(i) for i in agreed]
+        if len(agreed) < self.min_agreement:
+            return False
+        texts = tuple(_cut(responses[i], self.max_chars) for i in agreed)
+        if len(set(texts)) < len(texts):  # identical responses teach no preference
+            return False
+        demo = Demonstration(instruction, texts, len(agreed) / k, int(cycle), uid)
+        self.items = [d for d in self.items if not (uid and d.uid == uid)]
+        self.items.append(demo)
+        self.items.sort(key=lambda d: (-d.strength, -d.cycle))
+        del self.items[self.capacity:]
+        return demo in self.items
+
+    def select(self, n: int, rng: np.random.Generator) -> list[Demonstration]:
+        """``n`` demonstrations drawn without replacement (all of them if fewer)."""
+        if n <= 0 or not self.items:
+            return []
+        if n >= len(self.items):
+            idx = rng.permutation(len(self.items))
+        else:
+            idx = rng.choice(len(self.items), size=n, replace=False)
+        return [self.items[int(i)] for i in idx]
+
+    def to_list(self) -> list[dict]:
+        return [dict(asdict(d), responses=list(d.responses)) for d in self.items]
+
+    def load_list(self, items: Sequence[dict]) -> "DemonstrationStore":
+        self.items = [Demonstration(d["instruction"], tuple(d["responses"]), float(d["strength"]),
+                                    int(d["cycle"]), d.get("uid", "")) for d in items]
+        return self
+
+
+def _cut(text: str, max_chars: int) -> str:
+    text = str(text).strip()
+    return text if len(text) <= max_chars else text[:max_chars].rstrip() + " …"
+
+
+def _query_text(instruction: str, responses: Sequence[str], max_chars: int) -> str:
+    parts = [f"Instruction:\n{instruction.strip()}"]
+    for i, r in enumerate(responses):
+        parts.append(f"[{LETTERS[i]}]\n{_cut(r, max_chars) or '(empty)'}")
+    letters = ", ".join(LETTERS[:len(responses)])
+    parts.append(f"Rank the responses {letters} from best to worst.")
+    return "\n\n".join(parts)
+
+
+def judge_conversation(instruction: str, responses: Sequence[str],
+                       demos: Sequence[Demonstration], rng: np.random.Generator, *,
+                       max_chars: int = 500) -> list[dict]:
+    """The black box's ranking prompt: system message, demonstrations as earlier turns, query.
+
+    Each demonstration's responses are shown in a random order (from ``rng``) and its
+    answer is the agreed ranking in that labelling, e.g. ``"C > A > B"``.
+    """
+    k = len(responses)
+    letters = ", ".join(LETTERS[:k])
+    messages = [{"role": "system", "content": JUDGE_SYSTEM_PROMPT.format(k=k, letters=letters)}]
+    for d in demos:
+        perm = rng.permutation(len(d.responses))          # shown position -> agreed rank
+        shown = [d.responses[int(j)] for j in perm]
+        rank_of = {int(j): pos for pos, j in enumerate(perm)}
+        answer = format_ranking([rank_of[r] for r in range(len(d.responses))])
+        messages.append({"role": "user", "content": _query_text(d.instruction, shown, max_chars)})
+        messages.append({"role": "assistant", "content": answer})
+    messages.append({"role": "user", "content": _query_text(instruction, responses, max_chars)})
+    return messages

@@ -1,0 +1,167 @@
+"""The state of a CycleAlign run (:class:`CycleRun`): the white box with its adapter and
+trainer, the judge, the demonstrations and the folder; sampling, scoring, evaluation and
+checkpoints. The steps of a cycle are in :mod:`.cycle`, the loop in :mod:`.run`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from persuasion.runs import derive_seed, read_jsonl, write_jsonl
+
+from ...errors import ConfigError
+from ...generation import GenerationSettings, chat_prompt, generate
+from ..logprobs import completion_logprobs
+from ..lora import AdapterTrainer, LoraSettings, attach_lora, load_checkpoint, lora_parameters, save_checkpoint
+from ..ranking import pairwise_accuracy
+from .config import CycleAlignConfig
+from .judge import DemonstrationStore
+from .rewards import EmbeddingReward, reward_mode, score_texts
+
+__all__ = ["CycleRun", "SAMPLE", "JUDGE", "ORDER", "DROPOUT", "HELDOUT"]
+
+# stream numbers of derive_seed(seed, stream, ...): one per kind of random draw
+SAMPLE, JUDGE, ORDER, DROPOUT, HELDOUT = 1, 2, 3, 4, 7
+
+
+def _jsonl(path: Path, rows: Sequence[dict]) -> None:
+    write_jsonl(path, rows, sort_keys=True)
+
+
+class CycleRun:
+    """State of one run (white box with its adapter, trainer, demonstrations, folder)."""
+
+    def __init__(self, config: CycleAlignConfig, white_box, black_box, task, out_dir,
+                 hooks: Callable[[str, dict], None] | None):
+        self.cfg = config
+        self.lm = white_box
+        self.bb = black_box
+        self.task = task
+        self.out = Path(out_dir)
+        self.hooks = hooks
+        if getattr(black_box, "lm", None) is white_box:
+            raise ConfigError("black_box: it wraps the white-box model itself; training would change "
+                              "the judge too — load a separate copy for the black box")
+        self.mode = reward_mode(config, task)
+        self.embedder = EmbeddingReward() if self.mode == "embedding" else None
+        self.lora_settings = LoraSettings(r=config.lora_r, alpha=config.lora_alpha,
+                                          dropout=config.lora_dropout,
+                                          target_modules=config.lora_targets)
+        self.peft = attach_lora(white_box, self.lora_settings, seed=config.seed)
+        self.trainer = AdapterTrainer(lora_parameters(self.peft), device=white_box.device,
+                                      lr=config.lr, grad_accum=config.grad_accum,
+                                      max_grad_norm=config.max_grad_norm, amp=config.amp)
+        self.store = DemonstrationStore(config.demo_pool, config.demo_min_agreement,
+                                        config.demo_max_chars)
+        self.metrics_path = self.out / "metrics.jsonl"
+
+    # -- helpers
+    def hook(self, event: str, **info) -> None:
+        if self.hooks is not None:
+            self.hooks(event, info)
+
+    def conversation(self, problem) -> list[dict]:
+        conv = []
+        system = self.task.system_prompt()
+        if system:
+            conv.append({"role": "system", "content": system})
+        conv.append({"role": "user", "content": self.task.user_prompt(problem)})
+        return conv
+
+    def prompts(self, problems) -> list[str]:
+        return [chat_prompt(self.lm, self.conversation(p)) for p in problems]
+
+    def sample(self, problems, base_seed: int, desc: str):
+        """k sampled responses per problem: ``texts[i][j]``, ``finished[i][j]``."""
+        cfg = self.cfg
+        prompts = self.prompts(problems)
+        texts = [[None] * cfg.k for _ in problems]
+        finished = [[None] * cfg.k for _ in problems]
+        for j in range(cfg.k):
+            settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=True,
+                                          temperature=cfg.temperature, top_p=cfg.top_p,
+                                          seed=derive_seed(base_seed, j), batch_size=cfg.batch_size)
+            gens = generate(self.lm, prompts, settings,
+                            progress=f"{desc} {j + 1}/{cfg.k}" if cfg.progress else False)
+            for i, g in enumerate(gens):
+                texts[i][j] = g.text
+                finished[i][j] = g.new_tokens < cfg.max_new_tokens
+        return prompts, texts, finished
+
+    def scores(self, prompts, texts, finished) -> list[list[float]]:
+        """Length-normalised log-likelihoods (no gradient), per group."""
+        flat_p = [p for p, ts in zip(prompts, texts) for _ in ts]
+        flat_t = [t for ts in texts for t in ts]
+        flat_f = [f for fs in finished for f in fs]
+        self.lm.model.eval()
+        sums, counts = completion_logprobs(self.lm, flat_p, flat_t, add_end=flat_f,
+                                           batch_size=min(self.cfg.batch_size, 8))
+        s = (sums / counts.clamp(min=1)).tolist()
+        out, pos = [], 0
+        for ts in texts:
+            out.append(s[pos:pos + len(ts)])
+            pos += len(ts)
+        return out
+
+    # -- evaluation
+    def heldout(self, test) -> list[dict]:
+        """The fixed ranking-accuracy candidates (sampled from the untrained model)."""
+        path = self.out / "heldout.jsonl"
+        if path.exists():
+            rows = read_jsonl(path)
+            if [r["uid"] for r in rows] == [p.uid for p in test]:
+                return rows
+        with self.peft.disable_adapter():
+            prompts, texts, finished = self.sample(test, derive_seed(self.cfg.seed, HELDOUT, 0),
+                                                   "held-out samples")
+        rows = []
+        for p, prompt, ts, fs in zip(test, prompts, texts, finished):
+            rewards, correct = score_texts(self.task, self.mode, self.embedder, [p] * len(ts), ts)
+            rows.append({"uid": p.uid, "prompt": prompt, "responses": ts, "finished": fs,
+                         "rewards": rewards, "correct": correct})
+        _jsonl(path, rows)
+        return rows
+
+    def evaluate(self, test, heldout, name: str) -> dict:
+        """Greedy answers on the test problems (``eval/<name>.jsonl``): reward, accuracy, and
+        the ranking accuracy on the held-out candidates."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self.lm.model.eval()
+        gens = generate(self.lm, self.prompts(test),
+                        GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+                        progress=f"evaluate {name}" if cfg.progress else False)
+        texts = [g.text for g in gens]
+        rewards, correct = score_texts(self.task, self.mode, self.embedder, test, texts)
+        (self.out / "eval").mkdir(exist_ok=True)
+        _jsonl(self.out / "eval" / f"{name}.jsonl",
+               [{"uid": p.uid, "answer": t, "reward": r, "correct": None if correct is None else c}
+                for p, t, r, c in zip(test, texts, rewards, correct or [None] * len(test))])
+        wins = pairs = 0
+        if heldout and heldout[0]["correct"] is not None:
+            scores = self.scores([h["prompt"] for h in heldout], [h["responses"] for h in heldout],
+                                 [h["finished"] for h in heldout])
+            for h, s in zip(heldout, scores):
+                w, n = pairwise_accuracy(s, h["correct"])
+                wins, pairs = wins + w, pairs + n
+        return {"reward": float(np.mean(rewards)),
+                "accuracy": None if correct is None else float(np.mean(correct)),
+                "ranking_accuracy": (wins / pairs) if pairs else None,
+                "ranking_pairs": int(pairs),
+                "eval_seconds": time.perf_counter() - t0}
+
+    # -- checkpoints
+    def checkpoint_dir(self, cycle: int) -> Path:
+        return self.out / "checkpoints" / f"cycle-{cycle:03d}"
+
+    def save(self, cycle: int, total_steps: int) -> None:
+        save_checkpoint(self.checkpoint_dir(cycle), self.peft, self.trainer,
+                        state={"cycle": cycle, "steps": total_steps, "demos": self.store.to_list()})
+
+    def restore(self, cycle: int) -> dict:
+        state = load_checkpoint(self.checkpoint_dir(cycle), self.peft, self.trainer)
+        self.store.load_list(state.get("demos", []))
+        return state

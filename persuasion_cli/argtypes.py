@@ -1,0 +1,64 @@
+"""argparse helpers of the bridge's commands: value types whose errors name the option
+(``--n: expected an integer >= 1, got '0'``) and the help formatter that states each default once.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from persuasion.checks import integer_problem, positive_number_problem
+
+__all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter"]
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``ArgumentDefaultsHelpFormatter`` that appends ``(default: X)`` only where X says something.
+
+    A default of ``None`` (the value is worked out at run time) or ``False`` (an off switch) is
+    not appended: the help line of such an option says in words what happens when it is not
+    given (``"torch CPU threads (default: torch's choice)"``). Every other default is appended
+    by the formatter, so those help lines must not state it themselves (the CLI tests check
+    that no help line states its default twice).
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def int_at_least(name: str, minimum: int):
+    """An integer ``>= minimum``, checked by :func:`persuasion.checks.integer_problem`."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected an integer, got {text!r}") from None
+        problem = integer_problem(value, minimum)
+        if problem is not None:
+            raise ValueError(f"{name}: {problem}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its message
+    return parse
+
+
+def positive_int(name: str):
+    """An integer ``>= 1``."""
+    return int_at_least(name, 1)
+
+
+def positive_float(name: str):
+    """A finite number ``> 0``, checked by :func:`persuasion.checks.positive_number_problem`."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected a number, got {text!r}") from None
+        problem = positive_number_problem(value)
+        if problem is not None:
+            raise ValueError(f"{name}: {problem}")
+        return value
+
+    parse.__name__ = name
+    return parse

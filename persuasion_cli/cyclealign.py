@@ -1,0 +1,162 @@
+"""``persuasion cyclealign``: the CycleAlign loop from the command line.
+
+::
+
+    persuasion cyclealign --task TASK --cycles N --n PROBLEMS --seed S [--out DIR] [--json]
+                          [--white-box NAME] [--black-box SPEC] [--k K] [--loss rrhf|pro] ...
+
+The white box defaults to SmolLM2-135M-Instruct (``smollm2-135m``, offline), the black box
+to a second, separately loaded copy of it (``--black-box`` takes any receiver spec:
+a model name or folder, or ``openai:MODEL[@BASE_URL]`` with the key in ``$OPENAI_API_KEY``).
+The output folder keeps per-cycle metrics, checkpoints and a black-box answer cache, so a
+rerun with the same arguments resumes after an interruption. ``--json`` prints one object
+with ``cycles`` (``cycle``, ``agreement``, ``reward``, ...) and ``baselines``.
+
+torch and transformers load when the command runs, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from llm_bridge.cache import GenerationCache
+from llm_bridge.errors import ConfigError
+from llm_bridge.models import load_causal_lm
+from llm_bridge.receivers import check_receiver_specs, make_receiver
+from llm_bridge.tasks import load_task
+from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
+
+from .argtypes import DefaultsHelpFormatter
+from .argtypes import int_at_least as _int_at_least
+from .argtypes import positive_float as _positive_float
+from .console import prints_to_stderr, set_torch_threads
+
+__all__ = ["add_cyclealign_command", "cyclealign_command", "default_out_dir"]
+
+
+def default_out_dir(task: str, seed: int) -> str:
+    """``cyclealign-<task>-seed<S>`` with the task name made file-system safe."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", task).strip("-")[:60] or "task"
+    return f"cyclealign-{slug}-seed{seed}"
+
+
+def add_cyclealign_command(subparsers) -> None:
+    """Add the ``cyclealign`` command to ``persuasion``'s subparsers (handler in ``func``)."""
+    p = subparsers.add_parser(
+        "cyclealign", help="CycleAlign: train a small white-box model on a black box's rankings",
+        description="Each cycle the white box samples K responses per instruction, the black box "
+                    "ranks them from an in-context prompt with demonstrations, the white box ranks "
+                    "them by length-normalised log-likelihood, the agreement (LCS) updates the "
+                    "demonstrations, and the white box's LoRA adapter is trained with a ranking loss "
+                    "plus a supervised term on the top response. A rerun with the same --out resumes.",
+        formatter_class=DefaultsHelpFormatter)
+    p.add_argument("--task", required=True,
+                   help="task name as for the bridge: math-mix, humaneval, a reasoning-gym generator, "
+                        "a comma list")
+    p.add_argument("--cycles", type=_int_at_least("--cycles", 1), default=3, help="cycles N")
+    p.add_argument("--n", type=_int_at_least("--n", 2), default=24,
+                   help="problems in all: a third (at least 2) held out for evaluation, the rest train")
+    p.add_argument("--n-test", type=_int_at_least("--n-test", 1), default=None,
+                   help="held-out problems (default max(2, n // 3))")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the problems, the sampling, the demonstrations and the training order")
+    p.add_argument("--out", default=None,
+                   help="output folder (default cyclealign-<task>-seed<S>); a rerun resumes")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
+    p.add_argument("--white-box", default="smollm2-135m", help="trainable model: name or folder")
+    p.add_argument("--black-box", default=None,
+                   help="judge: model name or folder (loaded separately), or openai:MODEL[@BASE_URL] "
+                        "(default: a second copy of --white-box's model, smollm2-135m)")
+    p.add_argument("--k", type=_int_at_least("--k", 2), default=4, help="responses per instruction")
+    p.add_argument("--max-new-tokens", type=_int_at_least("--max-new-tokens", 1), default=96,
+                   help="longest white-box response, in tokens")
+    p.add_argument("--temperature", type=_positive_float("--temperature"), default=0.8,
+                   help="sampling temperature of the white box's responses")
+    p.add_argument("--loss", choices=("rrhf", "pro"), default="rrhf", help="ranking loss")
+    p.add_argument("--label", choices=("black_box", "lcs"), default="black_box",
+                   help="train on the black box's ranking or on the LCS-agreed subsequence only")
+    p.add_argument("--sft-weight", type=float, default=1.0, help="weight of the SFT term on the top response")
+    p.add_argument("--lr", type=_positive_float("--lr"), default=2e-4, help="learning rate of the LoRA adapter")
+    p.add_argument("--epochs", type=_int_at_least("--epochs", 1), default=1, help="passes per cycle")
+    p.add_argument("--grad-accum", type=_int_at_least("--grad-accum", 1), default=4,
+                   help="instruction groups per optimiser step")
+    p.add_argument("--lora-r", type=_int_at_least("--lora-r", 1), default=8,
+                   help="LoRA rank (alpha is twice the rank)")
+    p.add_argument("--n-demos", type=_int_at_least("--n-demos", 0), default=2,
+                   help="demonstrations per black-box prompt")
+    p.add_argument("--reward", choices=("auto", "grade", "embedding"), default="auto",
+                   help="task reward: the grader (math, code) or embedding similarity to the reference")
+    p.add_argument("--no-baseline", action="store_true", help="skip the SFT-on-top-choice baseline")
+    p.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), default=32,
+                   help="rows per generation batch")
+    p.add_argument("--threads", type=_int_at_least("--threads", 1), default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is much faster when other "
+                        "jobs share the cores)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
+    p.set_defaults(func=cyclealign_command)
+
+
+def cyclealign_command(args) -> int:
+    """Run the command; returns the exit code (errors are raised as ``BridgeError``)."""
+    check_receiver_specs([("--black-box", args.black_box)])  # before any model is loaded
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch  # heavy optional dependency: loaded when the command runs
+
+    set_torch_threads(args.threads)
+    if not args.sft_weight >= 0:
+        raise ConfigError(f"--sft-weight: expected >= 0, got {args.sft_weight}")
+    config = CycleAlignConfig(
+        cycles=args.cycles, n_problems=args.n, n_test=args.n_test, seed=args.seed, k=args.k,
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, loss=args.loss,
+        label=args.label, sft_weight=args.sft_weight, lr=args.lr, epochs=args.epochs,
+        grad_accum=args.grad_accum, lora_r=args.lora_r, lora_alpha=2.0 * args.lora_r,
+        n_demos=args.n_demos, reward=args.reward, baseline_sft=not args.no_baseline,
+        batch_size=args.batch_size, progress=not args.no_progress)
+    out = args.out or default_out_dir(args.task, args.seed)
+    with prints_to_stderr():  # stdout holds the result only
+        task = load_task(args.task)
+        os.makedirs(out, exist_ok=True)
+        # the white box trains in float32 (CUDA: autocast does the mixed precision)
+        white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
+        cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
+        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device)
+        result = run_cyclealign(config, white_box=white, black_box=black, task=task,
+                                out_dir=out).to_dict()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_summary(result)
+    return 0
+
+
+def _fmt(x, spec=".3f") -> str:
+    return "—" if x is None else format(x, spec)
+
+
+def _print_summary(result: dict) -> None:
+    print(f"CycleAlign on {result['task']}: white box {result['white_box']}, black box "
+          f"{result['black_box']}, device {result['device']}")
+    base = result["baselines"].get("no_training") or {}
+    print(f"{'cycle':>5}  {'agreement':>9}  {'exact':>5}  {'unparsed':>8}  {'reward':>6}  "
+          f"{'rank acc':>8}  {'steps':>5}  {'seconds':>7}")
+    if base:
+        print(f"{0:>5}  {'':>9}  {'':>5}  {'':>8}  {_fmt(base.get('reward')):>6}  "
+              f"{_fmt(base.get('ranking_accuracy')):>8}  {'':>5}  {'':>7}")
+    for c in result["cycles"]:
+        print(f"{c['cycle']:>5}  {_fmt(c['agreement']):>9}  {_fmt(c['exact_match'], '.2f'):>5}  "
+              f"{c['parse_failures']:>8}  {_fmt(c['reward']):>6}  {_fmt(c['ranking_accuracy']):>8}  "
+              f"{c['steps']:>5}  {c['seconds']['total']:>7.1f}")
+    sft = result["baselines"].get("sft_top_choice")
+    if sft:
+        print(f"baseline SFT on the black box's top choice ({sft['steps']} steps): reward "
+              f"{_fmt(sft['reward'])}, ranking accuracy {_fmt(sft['ranking_accuracy'])}")
+    if result.get("steps_per_second"):
+        print(f"training: {result['steps_per_second']:.3f} optimiser steps/s on {result['device']}")
+    print(f"plot {result['plot']}; adapter {result['adapter']}; metrics in {result['out_dir']}")

@@ -1,0 +1,170 @@
+"""The bridge's commands as a user runs them: a real ``persuasion`` process.
+
+* ``--json``: stdout is exactly one JSON object (``json.loads`` of the whole stdout), and the
+  progress bars and library warnings are on stderr. Tiny random models (``llama-tiny``,
+  ``gpt2-tiny``) and the smallest settings of the in-process tests keep each run to seconds.
+* An API receiver whose endpoint does not answer: exit 6 within seconds, before any model is
+  loaded (the Advisor / white box named here does not exist, so loading it first would exit
+  2), one line on stderr naming the option and the URL, nothing on stdout, the key nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("torch")
+
+SECRET = "sk-test-0123456789abcdef-never-print-me"
+
+
+def _env(**extra):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               MPLBACKEND="Agg")
+    for name in ("http_proxy", "https_proxy", "all_proxy"):  # the check is direct, not via a proxy
+        env.pop(name, None)
+        env.pop(name.upper(), None)
+    env.update(extra)
+    return env
+
+
+def _persuasion(args, *, timeout=300, **env):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "persuasion_cli", *args], capture_output=True,
+                          text=True, timeout=timeout, env=_env(**env))
+    return proc, time.perf_counter() - t0
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+# ----------------------------------------------------------------------------- --json
+def test_bridge_evaluate_json_is_the_whole_stdout(tmp_path, one_json_object):
+    proc, _ = _persuasion([
+        "bridge", "evaluate", "--task", "chain_sum", "--n", "4", "--n-calibration", "3",
+        "--n-train", "10", "--advisor", "llama-tiny", "--receiver", "gpt2-tiny",
+        "--max-new-tokens", "8", "--hint-tokens", "4", "--horizon", "200", "--threads", "1",
+        "--states", "metadata:source_dataset", "--out", str(tmp_path / "o"), "--json"])
+    s = one_json_object(proc)
+    assert s["task"] == "chain_sum" and s["n"] == 4
+    assert set(s["conditions"]) == {"none", "prior", "posterior"}
+    assert "calibration" not in s  # the slim summary; the full one is in summary.json
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["n"] == 4
+    assert "test problems" in proc.stderr  # the progress bar went to stderr
+
+
+def test_train_advisor_json_is_the_whole_stdout(tmp_path, one_json_object):
+    proc, _ = _persuasion([
+        "train", "advisor", "--task", "chain_sum", "--n-train", "2", "--k", "2", "--n", "2",
+        "--epochs", "1", "--method", "rft", "--advisor", "llama-tiny", "--receiver", "gpt2-tiny",
+        "--transfer-receiver", "none", "--n-calibration", "2", "--n-prior", "6",
+        "--max-new-tokens", "6", "--hint-tokens", "4", "--states", "metadata:source_dataset",
+        "--threads", "1", "--out", str(tmp_path / "o"), "--json"])
+    r = one_json_object(proc)
+    assert set(r["before"]) == set(r["after"]) == {"none", "prior", "posterior"}
+    assert r["training"]["method"] == "rft" and r["transfer"] is None
+    assert "advisor samples" in proc.stderr
+
+
+def test_cyclealign_json_is_the_whole_stdout(tmp_path, one_json_object):
+    proc, _ = _persuasion([
+        "cyclealign", "--task", "chain_sum", "--cycles", "1", "--n", "4", "--k", "2",
+        "--max-new-tokens", "4", "--white-box", "gpt2-tiny", "--black-box", "llama-tiny",
+        "--no-baseline", "--threads", "1", "--out", str(tmp_path / "o"), "--json"])
+    r = one_json_object(proc)
+    assert [c["cycle"] for c in r["cycles"]] == [1]
+    assert r["white_box"] == "gpt2-tiny" and r["black_box"] == "llama-tiny"
+    assert "cyclealign" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- dead endpoint
+@pytest.mark.parametrize("command,option", [
+    (["bridge", "evaluate", "--advisor", "no/such/advisor-model"], "--receiver"),
+    (["train", "advisor", "--advisor", "no/such/advisor-model", "--transfer-receiver", "none"],
+     "--receiver"),
+    (["cyclealign", "--task", "chain_sum", "--white-box", "no/such/white-box-model"], "--black-box"),
+])
+def test_unreachable_api_receiver_exits_6_at_once(command, option, tmp_path):
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    proc, seconds = _persuasion([*command, option, f"openai:some-model@{url}", "--out",
+                                 str(tmp_path / "o"), "--json"], timeout=60, OPENAI_API_KEY=SECRET)
+    assert proc.returncode == 6, proc.stderr
+    assert seconds < 10
+    assert proc.stdout == ""
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1, proc.stderr
+    assert option in err[0] and url in err[0] and "connection refused" in err[0]
+    assert SECRET not in proc.stderr + proc.stdout
+    assert not (tmp_path / "o").exists()  # nothing was started
+
+
+def test_missing_api_key_is_reported_before_the_endpoint_is_tried(tmp_path):
+    env = _env()
+    env.pop("OPENAI_API_KEY", None)
+    proc = subprocess.run([sys.executable, "-m", "persuasion_cli", "bridge", "evaluate", "--receiver",
+                           "openai:some-model@https://api.invalid/v1", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "OPENAI_API_KEY" in proc.stderr
+    assert "cannot reach" not in proc.stderr
+
+
+def test_reachability_check_names_the_field_and_hides_user_info(monkeypatch):
+    from llm_bridge.errors import ConfigError, ReceiverError
+    from llm_bridge.receivers import check_reachable
+
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    port = _closed_port()
+    with pytest.raises(ReceiverError) as exc:
+        check_reachable(f"http://user:{SECRET}@127.0.0.1:{port}/v1", field="receiver", timeout=2)
+    assert str(exc.value).startswith(f"receiver: cannot reach the API at http://127.0.0.1:{port}/v1")
+    assert SECRET not in str(exc.value)
+    with pytest.raises(ConfigError, match="--receiver"):
+        check_reachable("ftp://127.0.0.1/v1", field="--receiver")
+    with socket.socket() as server:  # something listening: no error, and no request is sent
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        check_reachable(f"http://127.0.0.1:{server.getsockname()[1]}/v1", timeout=2)
+
+
+class _ConstantReceiver:
+    """Answers every conversation with the same text (served over HTTP below)."""
+
+    name = "constant"
+
+    def complete(self, conversations, settings, *, progress=False):
+        from llm_bridge.receivers import Completion
+
+        return [Completion(text="Answer: 7", prompt_tokens=1, completion_tokens=3, seconds=0.0)
+                for _ in conversations]
+
+
+def test_bridge_evaluate_json_with_a_live_api_receiver(tmp_path, one_json_object):
+    """The reachability check lets a live endpoint through; the run and its JSON are as usual."""
+    from llm_bridge.server import serve
+
+    with serve(_ConstantReceiver(), model_name="constant") as handle:
+        proc, _ = _persuasion([
+            "bridge", "evaluate", "--task", "chain_sum", "--n", "3", "--n-calibration", "2",
+            "--n-train", "6", "--advisor", "llama-tiny", "--receiver", f"openai:constant@{handle.url}",
+            "--max-new-tokens", "8", "--hint-tokens", "4", "--horizon", "100", "--threads", "1",
+            "--states", "metadata:source_dataset", "--out", str(tmp_path / "o"), "--json"],
+            OPENAI_API_KEY=SECRET)
+    s = one_json_object(proc)
+    assert s["receiver"] == f"openai:constant@{handle.url}"
+    rows = [json.loads(x) for x in (tmp_path / "o" / "records.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and {r["answer"] for r in rows} == {"Answer: 7"}
+    assert SECRET not in proc.stdout + proc.stderr
