@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from persuasion import Game, solve_both
 from persuasion.online import RobustLearner, simulate

@@ -36,7 +36,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from persuasion.runs import append_jsonl, atomic_write_json, derive_rng, open_run_folder, read_jsonl
 
@@ -109,11 +109,6 @@ class EvalConfig:
         if keep.get("game_from") is None:
             keep.pop("game_from", None)
         return keep
-
-
-def _fingerprint(cfg: EvalConfig) -> dict:
-    """:meth:`EvalConfig.fingerprint` (the old private name, kept for existing imports)."""
-    return cfg.fingerprint()
 
 
 @dataclass

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from .errors import ConfigError
 from .messages import validate_conversation

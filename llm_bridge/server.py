@@ -91,8 +91,9 @@ def _integer(body: dict, name: str, default, lo: int | None = None):
     if v is None:
         return default
     problem = integer_problem(v, lo)
-    if problem is not None:
-        raise _BadRequest(f"{name}: {problem}", name)
+    if problem is not None:  # the value as the client wrote it (JSON: true, not True)
+        wanted = problem.rsplit(", got ", 1)[0]
+        raise _BadRequest(f"{name}: {wanted}, got {json.dumps(v)}", name)
     return v
 
 

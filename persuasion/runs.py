@@ -39,7 +39,7 @@ library and numpy only):
 >>> open_run_folder(run.path, {"seed": 0, "lr": 0.2})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-persuasion.runs.RunFolderError: out: '...' holds a run with other settings (lr: 0.1 -> 0.2); rerun with the same settings to resume it, use another folder, or start over
+persuasion.runs.RunFolderError: out: '...' holds a run with other settings (lr: 0.1 -> 0.2); rerun with the same settings to resume it, use another folder, or start over (start_over=True, --start-over)
 """
 
 from __future__ import annotations
@@ -123,6 +123,20 @@ def derive_rng(*parts: int) -> np.random.Generator:
 
 
 # ----------------------------------------------------------------------------- atomic files
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not atomic, but only a fallback)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> Path:
     """Replace ``path`` with ``text`` atomically: a temporary file in the same folder,
     flushed and fsync'ed, then :func:`os.replace` (readers see the old or the new file,
@@ -130,6 +144,7 @@ def atomic_write_text(path, text: str) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make results owner-only
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -169,6 +184,7 @@ def atomic_dir(path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would make checkpoints owner-only
         yield tmp
         old = None
         if path.exists():
@@ -251,17 +267,20 @@ def append_jsonl(path, rows: Iterable, *, sort_keys: bool = False, ensure_ascii:
 
 def read_jsonl(path, *, unique: Callable[[Any], Any] | None = None) -> list:
     """Every complete JSON line of ``path`` (``[]`` when it does not exist); lines that do not
-    parse (a torn last line) are skipped. With ``unique``, one record per ``unique(record)``:
-    the first occurrence wins.
+    parse (a torn last line, even one cut inside a multi-byte character) are skipped. With
+    ``unique``, one record per ``unique(record)``: the first occurrence wins.
     """
     path = Path(path)
     rows: list = []
     if not path.exists():
         return rows
     seen = set()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                continue
             if not line:
                 continue
             try:
@@ -377,8 +396,11 @@ def open_run_folder(path, identity: Mapping, *, identity_file: str = "run.json",
     field : str
         The caller's name of the folder setting, for error messages (``"out"``, ``"out_dir"``).
     start_over : bool
-        If the folder holds a run (its identity file exists), remove the folder's contents
-        (except the names matching a ``keep`` pattern) and start a new run.
+        If the folder holds a run of this job (its identity file is a JSON object with at
+        least half of ``identity``'s top-level fields), remove the folder's contents (except
+        the names matching a ``keep`` pattern) and start a new run. A folder whose identity
+        file is anything else (e.g. a project's own ``config.json``) is refused, never
+        emptied.
     keep : sequence of str
         :mod:`fnmatch` patterns of entries that starting over keeps (e.g. ``"cache.sqlite*"``:
         a cache keyed by model, prompt and settings stays valid for any run).
@@ -401,6 +423,14 @@ def open_run_folder(path, identity: Mapping, *, identity_file: str = "run.json",
     ident_path = path / identity_file
     new = json.loads(json.dumps(dict(identity)))  # as it will read back (tuples become lists)
     if start_over and ident_path.exists():
+        try:
+            old = read_json(ident_path)
+        except (OSError, ValueError):
+            old = None
+        if not isinstance(old, dict) or 2 * len(set(old) & set(new)) < len(new):
+            raise make_error(field, f"{str(path)!r}: its {identity_file} is not the settings of "
+                                    "a run of this job, so the folder is not emptied; use "
+                                    "another folder")
         _clear(path, keep)
     path.mkdir(parents=True, exist_ok=True)
     if ident_path.exists():
@@ -408,15 +438,15 @@ def open_run_folder(path, identity: Mapping, *, identity_file: str = "run.json",
             old = read_json(ident_path)
         except (OSError, ValueError) as exc:
             raise make_error(field, f"{str(path)!r}: {identity_file} is not readable JSON ({exc}); "
-                                    "start over or use another folder") from None
+                                    "use another folder") from None
         if not isinstance(old, dict):
             raise make_error(field, f"{str(path)!r}: {identity_file} is not a JSON object; "
-                                    "start over or use another folder")
+                                    "use another folder")
         diff = settings_diff(old, new, defaults=defaults)
         if diff:
             raise make_error(field, f"{str(path)!r} holds a run with other settings ({_diff_text(diff)}); "
                                     "rerun with the same settings to resume it, use another folder, "
-                                    "or start over")
+                                    "or start over (start_over=True, --start-over)")
         return RunFolder(path, old, ident_path, True)
     atomic_write_json(ident_path, new, indent=indent, sort_keys=sort_keys)
     return RunFolder(path, new, ident_path, False)

@@ -76,6 +76,9 @@ def add_bridge_commands(sub) -> None:
     e.add_argument("--out", default=None, help="folder: records.jsonl, calibration.jsonl, summary.json, "
                                                 "conditions.png, cache.sqlite; a rerun resumes")
     e.add_argument("--cache", default=None, help="SQLite cache file (default <out>/cache.sqlite)")
+    e.add_argument("--start-over", action="store_true",
+                   help="if --out holds a run of this command with other settings, remove it and "
+                        "start afresh (its generation cache is kept)")
     e.add_argument("--json", action="store_true",
                    help="print one JSON object, the only output on stdout (progress and logs on stderr)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
@@ -111,7 +114,8 @@ def evaluate_command(args) -> int:
                      hint_format=args.hint_format, batch_size=args.batch_size, device=args.device,
                      out=args.out, cache=args.cache, game_from=args.game_from)
     with prints_to_stderr():  # stdout holds the result only
-        summary = run_evaluation(cfg, progress=not args.no_progress).to_dict()
+        summary = run_evaluation(cfg, progress=not args.no_progress,
+                                 start_over=args.start_over).to_dict()
     if args.json:
         slim = {k: v for k, v in summary.items() if k not in ("calibration",)}
         print(json.dumps(slim))

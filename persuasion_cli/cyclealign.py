@@ -64,6 +64,9 @@ def add_cyclealign_command(subparsers) -> None:
                    help="seed of the problems, the sampling, the demonstrations and the training order")
     p.add_argument("--out", default=None,
                    help="output folder (default cyclealign-<task>-seed<S>); a rerun resumes")
+    p.add_argument("--start-over", action="store_true",
+                   help="if --out holds a run of this command with other settings, remove it and "
+                        "start afresh (its generation cache is kept)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object, the only output on stdout (progress and logs on stderr)")
     p.add_argument("--white-box", default="smollm2-135m", help="trainable model: name or folder")
@@ -128,7 +131,7 @@ def cyclealign_command(args) -> int:
         cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
         black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device)
         result = run_cyclealign(config, white_box=white, black_box=black, task=task,
-                                out_dir=out).to_dict()
+                                out_dir=out, start_over=args.start_over).to_dict()
     if args.json:
         print(json.dumps(result))
     else:

