@@ -260,12 +260,35 @@ def _decode_batch(lm, prompts: list[str], ids_rows: list[list[int]], settings: G
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=mask.device)], dim=1)
             cur_pos = cur_pos[:, -1:] + 1
     for i in range(n):
-        text = tok.decode(new[i], skip_special_tokens=True)
-        for s in settings.stop:
-            cut = text.find(s)
-            if cut >= 0:
-                text = text[:cut]
-        texts[i] = text
+        texts[i] = _cut_at_stop(tok.decode(new[i], skip_special_tokens=True), settings.stop)
+    return texts, [len(r) for r in ids_rows], [len(r) for r in new]
+
+
+def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to the earliest occurrence of any stop string."""
+    cuts = [k for k in (text.find(s) for s in stop) if k >= 0]
+    return text[:min(cuts)] if cuts else text
+
+
+def _stopped(tok, ids: list[int], stop: Sequence[str]) -> list[int]:
+    """``ids`` up to the token where the torch loop's stop rule ends a row: the first token
+    after which the decoded tail (the last ``longest stop + 8`` tokens) holds a stop string."""
+    if not stop:
+        return ids
+    tail = max(len(s) for s in stop) + 8
+    for k in range(1, len(ids) + 1):
+        if any(s in tok.decode(ids[max(0, k - tail):k], skip_special_tokens=True) for s in stop):
+            return ids[:k]
+    return ids
+
+
+def _engine_batch(lm, prompts: list[str], ids_rows: list[list[int]], settings: GenerationSettings):
+    """One batch on ``lm.engine`` (CTranslate2), finished with the torch loop's rules."""
+    eos = set() if settings.ignore_eos else _eos_ids(lm)
+    new = lm.engine.decode_batch(lm, prompts, ids_rows, settings, eos_ids=eos)
+    new = [_stopped(lm.tokenizer, ids, settings.stop) for ids in new]
+    texts = [_cut_at_stop(lm.tokenizer.decode(ids, skip_special_tokens=True), settings.stop)
+             for ids in new]
     return texts, [len(r) for r in ids_rows], [len(r) for r in new]
 
 
@@ -298,9 +321,13 @@ def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = N
     keys = [None] * len(prompts)
     todo = []
     skey = settings.cache_key()
+    engine = getattr(lm, "engine", None)
+    on_engine = engine is not None and not settings.do_sample
+    # sampling runs on the torch loop (llm_bridge.ct2), under the torch weights' fingerprint
+    fingerprint = engine.source_fingerprint if engine is not None and not on_engine else lm.fingerprint
     for i, p in enumerate(prompts):
         if cache is not None:
-            keys[i] = cache.key(lm.fingerprint, p, skey)
+            keys[i] = cache.key(fingerprint, p, skey)
             hit = cache.get(keys[i])
             if hit is not None:
                 results[i] = Generation(hit["text"], hit["prompt_tokens"], hit["new_tokens"], 0.0, True)
@@ -325,7 +352,8 @@ def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = N
             chunk = order[start:start + settings.batch_size]
             idx = [todo[j] for j in chunk]
             t0 = time.perf_counter()
-            texts, n_prompt, n_new = _decode_batch(lm, [prompts[i] for i in idx], [encoded[j] for j in chunk], settings)
+            decode = _engine_batch if on_engine else _decode_batch
+            texts, n_prompt, n_new = decode(lm, [prompts[i] for i in idx], [encoded[j] for j in chunk], settings)
             share = (time.perf_counter() - t0) / len(idx)
             batch_items = []
             for k, i in enumerate(idx):
@@ -356,12 +384,18 @@ def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence
     -------
     (sums, counts) : two torch.Tensor of shape (N,)
         ``sums`` carries the autograd graph when ``grad=True``.
+
+    Without gradients a model on an engine (``lm.engine``, CTranslate2) is scored by it
+    (:meth:`llm_bridge.ct2.Ct2Engine.score`); gradients always come from the torch model.
     """
     import torch
 
     if len(prompt_ids) != len(completion_ids):
         raise ConfigError(f"completions: expected {len(prompt_ids)} completions (one per prompt), "
                           f"got {len(completion_ids)}")
+    if not grad and getattr(lm, "engine", None) is not None:
+        sums, counts = lm.engine.score(lm, prompt_ids, completion_ids, batch_size=batch_size)
+        return torch.tensor(sums, dtype=torch.float32), torch.tensor(counts, dtype=torch.float32)
     sums, counts = [], []
     ctx = torch.enable_grad() if grad else torch.inference_mode()
     amp = autocast if autocast is not None else contextlib.nullcontext()

@@ -78,8 +78,12 @@ class LoadedModel:
     tokenizer : PreTrainedTokenizerBase
         ``padding_side="left"``, with a pad token.
     fingerprint : str
-        Stable identity of the weights, used in cache keys.
+        Stable identity of the weights (and of the decoding engine when it is not the torch
+        loop), used in cache keys.
     device : torch.device
+    engine : Ct2Engine or None
+        The engine that decodes and scores (:func:`llm_bridge.ct2.with_ct2`); None: the torch
+        loop of :mod:`llm_bridge.generation`. Gradients always use ``model``.
     """
 
     name: str
@@ -87,6 +91,7 @@ class LoadedModel:
     tokenizer: Any
     fingerprint: str
     device: Any
+    engine: Any = None
 
     @property
     def has_chat_template(self) -> bool:
@@ -97,7 +102,9 @@ class LoadedModel:
         return int(sum(p.numel() for p in self.model.parameters()))
 
     def __repr__(self) -> str:  # the model's repr is pages long
-        return f"LoadedModel(name={self.name!r}, parameters={self.n_parameters:,}, device={self.device})"
+        engine = "" if self.engine is None else f", engine={self.engine.name}"
+        return (f"LoadedModel(name={self.name!r}, parameters={self.n_parameters:,}, "
+                f"device={self.device}{engine})")
 
 
 def _package_folder(module: str, pip_name: str) -> Path:

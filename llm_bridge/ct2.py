@@ -1,0 +1,198 @@
+"""CTranslate2: the fast engine for local decoding and scoring (CPU int8, CUDA float16).
+
+A transformers model (:class:`~llm_bridge.models.LoadedModel`) is converted once with
+``ctranslate2.converters.TransformersConverter`` and cached under the model cache
+(``<cache>/ct2/<name>-<compute type>-<key>``, ``key`` a hash of the source weights'
+fingerprint, the CTranslate2 version and the compute type; written atomically). Then
+
+* :func:`with_ct2` returns a view of the model whose generations run on CTranslate2: the same
+  :class:`LoadedModel` (tokenizer, torch model for what needs gradients) with ``engine`` set
+  and a fingerprint that names the engine and its compute type, so that cached results of
+  different engines never mix; :func:`llm_bridge.generation.generate` hands its batches to
+  :meth:`Ct2Engine.decode_batch`;
+* :meth:`Ct2Engine.score` is the forward-only log-likelihood of completions after prompts
+  (``score_batch``), the engine's form of :func:`llm_bridge.generation.token_logprobs`.
+
+Faithfulness: in ``float32`` greedy decoding gives the same text and token counts as the torch
+loop (tests/llm_bridge/test_ct2.py); ``int8`` may differ (measured in benchmarks).
+
+**Sampling stays on the torch loop** (for now): CTranslate2 draws from one ``std::mt19937`` per
+worker thread, seeded once, the first time that thread samples
+(``ctranslate2.set_random_seed`` afterwards changes nothing: measured, the same seed gave four
+different samples in a row). A prompt's sample would then depend on everything sampled before
+it in the process, which breaks both "every random thing takes a seed" and the soundness of
+the generation cache. :func:`llm_bridge.generation.generate` therefore decodes sampled settings
+with the torch loop, per-prompt seeds and all, and caches them under the torch fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from persuasion.runs import atomic_dir
+
+from .errors import ConfigError
+from .models import LoadedModel, cache_dir
+
+__all__ = ["ENGINES", "ct2_available", "default_engine", "default_compute_type", "Ct2Engine",
+           "converted_folder", "with_ct2", "with_engine"]
+
+#: The decoding engines of local models.
+ENGINES = ("torch", "ct2")
+
+_MARKER = "persuasion-ct2.json"
+_convert_lock = threading.Lock()
+
+
+def ct2_available() -> bool:
+    """Whether the ``ctranslate2`` package is installed."""
+    try:
+        import ctranslate2  # noqa: F401  (optional engine)
+    except ImportError:
+        return False
+    return True
+
+
+def default_engine() -> str:
+    """``"ct2"`` where CTranslate2 is installed, else ``"torch"``."""
+    return "ct2" if ct2_available() else "torch"
+
+
+def default_compute_type(device: str) -> str:
+    """int8 on the CPU, int8_float16 on CUDA."""
+    return "int8_float16" if str(device).startswith("cuda") else "int8"
+
+
+def _ct2():
+    try:
+        import ctranslate2  # optional engine: imported when it is used
+    except ImportError:
+        raise ConfigError("engine: ct2 needs the ctranslate2 package (pip install ctranslate2), "
+                          "or use --engine torch") from None
+    return ctranslate2
+
+
+def converted_folder(lm: LoadedModel, compute_type: str) -> Path:
+    """The CTranslate2 conversion of ``lm`` for ``compute_type`` (converted once, cached)."""
+    ctranslate2 = _ct2()
+    key = hashlib.sha256(f"{lm.fingerprint}\x00{ctranslate2.__version__}\x00{compute_type}"
+                         .encode("utf-8")).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", lm.name).strip("-")[-40:] or "model"
+    folder = cache_dir() / "ct2" / f"{slug}-{compute_type}-{key}"
+    if (folder / _MARKER).exists():
+        return folder
+    from ctranslate2.converters import TransformersConverter
+
+    with _convert_lock, tempfile.TemporaryDirectory(prefix="persuasion-ct2-src-") as src:
+        if (folder / _MARKER).exists():  # converted by another thread meanwhile
+            return folder
+        lm.model.save_pretrained(src)
+        lm.tokenizer.save_pretrained(src)
+        with atomic_dir(folder) as tmp:
+            TransformersConverter(src, low_cpu_mem_usage=True).convert(
+                str(tmp), quantization=compute_type, force=True)
+            (tmp / _MARKER).write_text(json.dumps({
+                "source_fingerprint": lm.fingerprint, "ctranslate2": ctranslate2.__version__,
+                "compute_type": compute_type}, indent=1))
+    return folder
+
+
+@dataclass
+class Ct2Engine:
+    """A CTranslate2 generator for one converted model.
+
+    Attributes
+    ----------
+    generator : ctranslate2.Generator
+    compute_type : str
+        ``float32``, ``int8``, ``int8_float16``, ...
+    device : str
+        ``cpu`` or ``cuda``.
+    folder : Path
+        The converted model.
+    """
+
+    generator: object
+    compute_type: str
+    device: str
+    folder: Path
+    source_fingerprint: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"ct2-{_ct2().__version__}-{self.compute_type}"
+
+    def decode_batch(self, lm: LoadedModel, prompts, ids_rows, settings, *, eos_ids) -> list[list[int]]:
+        """The new token ids of each prompt of one batch (end-of-sequence tokens removed).
+
+        Greedy only (see the module docstring). Decoding stops at a token of ``eos_ids`` (unless ``settings.ignore_eos``: exactly
+        ``max_new_tokens``) or after ``settings.max_new_tokens``; stop strings are applied by
+        the caller (:func:`llm_bridge.generation.generate`) with the torch loop's rule.
+        """
+        tok = lm.tokenizer
+        tokens = [tok.convert_ids_to_tokens(list(r)) for r in ids_rows]
+        opts = dict(max_length=settings.max_new_tokens, include_prompt_in_result=False, beam_size=1)
+        if settings.ignore_eos:
+            opts["min_length"] = settings.max_new_tokens
+        elif eos_ids:
+            opts["end_token"] = [int(i) for i in sorted(eos_ids)]
+        if settings.do_sample:
+            raise ConfigError("settings: sampling runs on the torch loop (see llm_bridge.ct2)")
+        results = self.generator.generate_batch(tokens, sampling_topk=1, **opts)
+        skip = set() if settings.ignore_eos else set(eos_ids)
+        return [[i for i in r.sequences_ids[0] if i not in skip] for r in results]
+
+    def score(self, lm: LoadedModel, prompt_ids, completion_ids, *, batch_size: int = 8):
+        """``(sums, counts)``: summed log-probability and count of each completion's tokens
+        after its prompt's tokens (lists of floats; an empty completion scores ``(0, 0)``)."""
+        tok = lm.tokenizer
+        sums, counts = [], []
+        rows = [list(p) + list(c) for p, c in zip(prompt_ids, completion_ids)]
+        results = self.generator.score_batch([tok.convert_ids_to_tokens(r) for r in rows],
+                                             max_batch_size=batch_size,
+                                             max_input_length=0) if rows else []
+        for c, res in zip(completion_ids, results):
+            lp = list(res.log_probs)  # log P(token k | tokens < k) for k >= 1
+            sums.append(float(sum(lp[len(lp) - len(c):])) if c else 0.0)
+            counts.append(float(len(c)))
+        return sums, counts
+
+
+def with_ct2(lm: LoadedModel, *, compute_type: str | None = None, threads: int | None = None) -> LoadedModel:
+    """``lm`` with its generations on CTranslate2 (converted once and cached).
+
+    The returned model shares the tokenizer and the torch weights (for training) with
+    ``lm``; its ``fingerprint`` adds ``|ct2-<version>-<compute type>``. Re-convert (call
+    again) after the torch weights change (a merged adapter changes ``lm.fingerprint``).
+    """
+    ctranslate2 = _ct2()
+    device = "cuda" if getattr(lm.device, "type", str(lm.device)) == "cuda" else "cpu"
+    compute_type = compute_type or default_compute_type(device)
+    supported = ctranslate2.get_supported_compute_types(device)
+    if compute_type not in supported:
+        raise ConfigError(f"compute_type: {compute_type!r} is not supported on {device} by this "
+                          f"CTranslate2 build (supported: {', '.join(sorted(supported))})")
+    folder = converted_folder(lm, compute_type)
+    generator = ctranslate2.Generator(str(folder), device=device, compute_type=compute_type,
+                                      intra_threads=threads or 0)
+    engine = Ct2Engine(generator=generator, compute_type=compute_type, device=device, folder=folder,
+                       source_fingerprint=lm.fingerprint)
+    return replace(lm, fingerprint=f"{lm.fingerprint}|{engine.name}", engine=engine)
+
+
+def with_engine(lm: LoadedModel, engine: str, *, compute_type: str | None = None,
+                threads: int | None = None) -> LoadedModel:
+    """``lm`` on ``engine`` (``"torch"``: unchanged; ``"ct2"``: :func:`with_ct2`)."""
+    if engine == "torch":
+        if compute_type is not None:
+            raise ConfigError("compute_type: applies to the ct2 engine only")
+        return lm
+    if engine == "ct2":
+        return with_ct2(lm, compute_type=compute_type, threads=threads)
+    raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")

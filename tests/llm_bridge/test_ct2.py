@@ -1,0 +1,108 @@
+"""The CTranslate2 engine (llm_bridge.ct2): conversion cached by fingerprint, the same greedy
+text and token counts as the torch loop in float32, per-prompt sampling seeds, scoring equal
+to the torch scorer, and cache keys that keep engines apart."""
+
+from __future__ import annotations
+
+import pytest
+
+ctranslate2 = pytest.importorskip("ctranslate2")
+
+from llm_bridge import ct2  # noqa: E402
+from llm_bridge.cache import GenerationCache  # noqa: E402
+from llm_bridge.errors import ConfigError  # noqa: E402
+from llm_bridge.generation import (GenerationSettings, encode_prompts, generate,  # noqa: E402
+                                   token_logprobs)
+
+PROMPTS = ["The capital of France is", "def add(a, b):", "1 + 1 =", "Once upon a time, in a land far",
+           "Q: What is 7 times 6?\nA:"]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("PERSUASION_CACHE", str(tmp_path_factory.getbasetemp() / "ct2-cache"))
+
+
+@pytest.mark.parametrize("name", ["gpt2_tiny", "llama_tiny"])
+@pytest.mark.parametrize("settings", [
+    GenerationSettings(max_new_tokens=12, batch_size=2),
+    GenerationSettings(max_new_tokens=20, batch_size=8, stop=("is", ")")),
+    GenerationSettings(max_new_tokens=7, batch_size=3, ignore_eos=True),
+], ids=["greedy", "stops", "ignore-eos"])
+def test_float32_greedy_is_the_torch_loop(name, settings, request):
+    lm = request.getfixturevalue(name)
+    fast = ct2.with_ct2(lm, compute_type="float32", threads=1)
+    a = generate(lm, PROMPTS, settings)
+    b = generate(fast, PROMPTS, settings)
+    assert [(g.text, g.prompt_tokens, g.new_tokens) for g in a] == \
+           [(g.text, g.prompt_tokens, g.new_tokens) for g in b]
+
+
+def test_engine_view_shares_the_model_and_names_the_engine(llama_tiny):
+    f32 = ct2.with_ct2(llama_tiny, compute_type="float32", threads=1)
+    i8 = ct2.with_ct2(llama_tiny, compute_type="int8", threads=1)
+    assert f32.model is llama_tiny.model and f32.tokenizer is llama_tiny.tokenizer
+    assert llama_tiny.engine is None and f32.engine.compute_type == "float32"
+    assert f32.fingerprint == f"{llama_tiny.fingerprint}|ct2-{ctranslate2.__version__}-float32"
+    assert len({llama_tiny.fingerprint, f32.fingerprint, i8.fingerprint}) == 3
+    assert "engine=ct2" in repr(i8)
+    texts = generate(i8, PROMPTS, GenerationSettings(max_new_tokens=8))
+    assert all(isinstance(g.text, str) and 0 <= g.new_tokens <= 8 for g in texts)
+    assert ct2.with_engine(llama_tiny, "torch") is llama_tiny
+    with pytest.raises(ConfigError, match="engine"):
+        ct2.with_engine(llama_tiny, "vllm")
+    with pytest.raises(ConfigError, match="compute_type"):
+        ct2.with_ct2(llama_tiny, compute_type="float64")
+
+
+def test_conversion_is_cached_and_keyed_by_weights_and_compute_type(llama_tiny, monkeypatch):
+    first = ct2.converted_folder(llama_tiny, "float32")
+    assert (first / "persuasion-ct2.json").exists() and first.parent.name == "ct2"
+    from ctranslate2 import converters
+
+    def boom(*args, **kwargs):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(converters, "TransformersConverter", boom)
+    assert ct2.converted_folder(llama_tiny, "float32") == first  # no second conversion
+    with pytest.raises(AssertionError, match="converted again"):
+        ct2.converted_folder(llama_tiny, "int16")  # another compute type: another folder
+
+
+def test_sampling_runs_on_the_torch_loop_under_its_fingerprint(llama_tiny, tmp_path):
+    """CTranslate2 cannot seed a sample per prompt (one RNG per worker thread, seeded once),
+    so sampled settings decode with the torch loop, whose per-prompt seeds and cache entries
+    the ct2 view shares."""
+    fast = ct2.with_ct2(llama_tiny, compute_type="float32", threads=1)
+    s = GenerationSettings(max_new_tokens=10, do_sample=True, temperature=1.5, seed=3, batch_size=8)
+    cache = GenerationCache(tmp_path / "c.sqlite")
+    torch_texts = [g.text for g in generate(llama_tiny, PROMPTS, s, cache=cache)]
+    again = generate(fast, PROMPTS, s, cache=cache)
+    assert [g.text for g in again] == torch_texts and all(g.cached for g in again)
+    assert [g.text for g in generate(fast, PROMPTS, s)] == torch_texts  # uncached: the same
+    with pytest.raises(ConfigError, match="torch loop"):
+        fast.engine.decode_batch(fast, PROMPTS[:1], encode_prompts(fast, PROMPTS[:1]), s, eos_ids=set())
+
+
+@pytest.mark.parametrize("name", ["gpt2_tiny", "llama_tiny"])
+def test_scores_equal_the_torch_scorer(name, request):
+    lm = request.getfixturevalue(name)
+    fast = ct2.with_ct2(lm, compute_type="float32", threads=1)
+    prompts = encode_prompts(lm, PROMPTS)
+    comps = [lm.tokenizer(c, add_special_tokens=False)["input_ids"]
+             for c in [" Paris.", " return a + b", " 2", " away", ""]]
+    s_torch, c_torch = token_logprobs(lm, prompts, comps)
+    s_ct2, c_ct2 = token_logprobs(fast, prompts, comps)
+    assert c_ct2.tolist() == c_torch.tolist() == [float(len(c)) for c in comps]
+    assert s_ct2.tolist() == pytest.approx(s_torch.tolist(), abs=1e-3)
+    assert s_ct2[-1] == 0.0
+
+
+def test_cache_keys_keep_engines_apart(llama_tiny, tmp_path):
+    fast = ct2.with_ct2(llama_tiny, compute_type="float32", threads=1)
+    cache = GenerationCache(tmp_path / "c.sqlite")
+    s = GenerationSettings(max_new_tokens=6)
+    generate(llama_tiny, PROMPTS[:2], s, cache=cache)
+    hits = generate(fast, PROMPTS[:2], s, cache=cache)
+    assert not any(g.cached for g in hits)  # the ct2 view does not read the torch entries
+    assert all(g.cached for g in generate(fast, PROMPTS[:2], s, cache=cache))
