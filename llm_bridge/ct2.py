@@ -40,7 +40,7 @@ from persuasion.runs import atomic_dir
 from .errors import ConfigError
 from .models import LoadedModel, cache_dir
 
-__all__ = ["ENGINES", "ct2_available", "default_engine", "default_compute_type", "Ct2Engine",
+__all__ = ["ENGINES", "default_compute_type", "Ct2Engine",
            "converted_folder", "with_ct2", "with_engine"]
 
 #: The decoding engines of local models.
@@ -48,20 +48,6 @@ ENGINES = ("torch", "ct2")
 
 _MARKER = "persuasion-ct2.json"
 _convert_lock = threading.Lock()
-
-
-def ct2_available() -> bool:
-    """Whether the ``ctranslate2`` package is installed."""
-    try:
-        import ctranslate2  # noqa: F401  (optional engine)
-    except ImportError:
-        return False
-    return True
-
-
-def default_engine() -> str:
-    """``"ct2"`` where CTranslate2 is installed, else ``"torch"``."""
-    return "ct2" if ct2_available() else "torch"
 
 
 def default_compute_type(device: str) -> str:

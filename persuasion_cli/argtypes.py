@@ -8,7 +8,8 @@ import argparse
 
 from persuasion.checks import integer_problem, positive_number_problem
 
-__all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter"]
+__all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter",
+           "add_job_output_options"]
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -62,3 +63,14 @@ def positive_float(name: str):
 
     parse.__name__ = name
     return parse
+
+
+def add_job_output_options(parser) -> None:
+    """``--start-over`` and ``--json``, the same on every long job with an ``--out`` run folder
+    (``bridge evaluate``, ``train advisor``, ``cyclealign``)."""
+    parser.add_argument("--start-over", action="store_true",
+                        help="if --out holds a run of this command with other settings, remove it "
+                             "and start afresh (its generation cache is kept)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object, the only output on stdout (progress and logs "
+                             "on stderr)")

@@ -23,7 +23,7 @@ from llm_bridge.models import load_causal_lm
 from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.server import DEFAULT_MAX_TOKENS, check_host, serve
 
-from .argtypes import DefaultsHelpFormatter
+from .argtypes import DefaultsHelpFormatter, add_job_output_options
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
 
@@ -76,11 +76,7 @@ def add_bridge_commands(sub) -> None:
     e.add_argument("--out", default=None, help="folder: records.jsonl, calibration.jsonl, summary.json, "
                                                 "conditions.png, cache.sqlite; a rerun resumes")
     e.add_argument("--cache", default=None, help="SQLite cache file (default <out>/cache.sqlite)")
-    e.add_argument("--start-over", action="store_true",
-                   help="if --out holds a run of this command with other settings, remove it and "
-                        "start afresh (its generation cache is kept)")
-    e.add_argument("--json", action="store_true",
-                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
+    add_job_output_options(e)
     e.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
     e.set_defaults(func=evaluate_command)
     _add_serve_command(bsub)

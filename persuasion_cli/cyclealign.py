@@ -28,7 +28,7 @@ from llm_bridge.receivers import check_receiver_specs, make_receiver
 from llm_bridge.tasks import load_task
 from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
 
-from .argtypes import DefaultsHelpFormatter
+from .argtypes import DefaultsHelpFormatter, add_job_output_options
 from .argtypes import int_at_least as _int_at_least
 from .argtypes import positive_float as _positive_float
 from .console import prints_to_stderr, set_torch_threads
@@ -64,11 +64,7 @@ def add_cyclealign_command(subparsers) -> None:
                    help="seed of the problems, the sampling, the demonstrations and the training order")
     p.add_argument("--out", default=None,
                    help="output folder (default cyclealign-<task>-seed<S>); a rerun resumes")
-    p.add_argument("--start-over", action="store_true",
-                   help="if --out holds a run of this command with other settings, remove it and "
-                        "start afresh (its generation cache is kept)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
+    add_job_output_options(p)
     p.add_argument("--white-box", default="smollm2-135m", help="trainable model: name or folder")
     p.add_argument("--black-box", default=None,
                    help="judge: model name or folder (loaded separately), or openai:MODEL[@BASE_URL] "

@@ -40,7 +40,7 @@ EXIT_ILL_CONDITIONED = 7
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
-#: Every exit code the command can return (the fuzz tests assert membership).
+#: Every exit code the command can return (the README's table lists exactly these).
 EXIT_CODES = frozenset({EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_NOT_CERTIFIED,
                         EXIT_DISAGREE, EXIT_TOO_LARGE, EXIT_RECEIVER, EXIT_ILL_CONDITIONED,
                         EXIT_INTERNAL, EXIT_INTERRUPTED})

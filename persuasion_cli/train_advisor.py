@@ -14,7 +14,7 @@ from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.training.advisor_training import (METHODS, RFT_SELECT, SIGNALS,
                                                   AdvisorTrainingConfig, train_advisor)
 
-from .argtypes import DefaultsHelpFormatter
+from .argtypes import DefaultsHelpFormatter, add_job_output_options
 from .argtypes import positive_float as _positive_float
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
@@ -93,11 +93,7 @@ def add_advisor_command(train_subparsers) -> None:
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "
                                                "a rerun resumes")
-    p.add_argument("--start-over", action="store_true",
-                   help="if --out holds a run of this command with other settings, remove it and "
-                        "start afresh (its generation cache is kept)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object, the only output on stdout (progress and logs on stderr)")
+    add_job_output_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
     p.set_defaults(func=advisor_command)
 

@@ -145,3 +145,17 @@ def test_solve_plot_bad_extension(tmp_path, capsys):
                           str(tmp_path / "x.jpg")], capsys)
     assert code == 2 and err.startswith("persuasion: error: --plot:") and "Traceback" not in err
     assert "plot: plot" not in err
+
+
+def test_readme_lists_exactly_the_exit_codes():
+    """The README's exit-code table and persuasion_cli.exits.EXIT_CODES are the same set."""
+    import re
+    from pathlib import Path
+
+    from persuasion_cli.exits import EXIT_CODES
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = text[text.index("**Exit codes**"):]
+    table = table[:table.index("\n\n", table.index("| 0 |"))]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
+    assert documented == set(EXIT_CODES)
