@@ -20,6 +20,17 @@ prints one JSON object on stdout: ``rows`` (``engine``, ``model``, ``batch``, ``
 ``tokens_per_s``, ``seconds``, ``new_tokens``, ``prompts``), ``ratios`` (ct2 / torch tokens/s per
 model, workload and batch), the machine, the load average before and after, and the
 conversion times. Without ``--json`` a table goes to stdout instead. Progress goes to stderr.
+
+On a GPU (``--device cuda``) each row also has ``bound_tokens_per_s``, the memory-bandwidth
+limit of decoding (every weight byte read once per step: ``batch * bandwidth / weight bytes``;
+the torch model's parameter bytes, the converted ``model.bin`` for ct2; KV-cache reads ignored,
+so an upper bound) and ``of_bound``. Random-initialised models of the real architectures give
+the true compute profile without weights to carry::
+
+    python benchmarks/bench_generation.py --engines torch ct2 --device cuda \
+        --models gpt2-random smollm2-random --batches 1 8 32 64 128 --workloads hint answer --json
+
+(``benchmarks/gpu_engines.sh`` is that command, ready for a lent GPU; not yet run.)
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench_generation import WORKLOADS, Workload, make_prompts  # noqa: E402
+from bench_generation import WORKLOADS, Workload, default_bandwidth, make_prompts, weight_bytes  # noqa: E402
 
 
 def _decode(lm, prompts, new_tokens: int, batch: int) -> dict:
@@ -67,6 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch and ct2 threads (default: all cores)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is reported")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bandwidth-gbs", type=float, help="GPU memory bandwidth (default by device name)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
 
@@ -82,14 +94,19 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     t_start = time.perf_counter()
     rows, convert = [], {}
+    bandwidth, device_name = default_bandwidth(args.device)
+    bandwidth = args.bandwidth_gbs or bandwidth
+    dtype = torch.bfloat16 if args.device.startswith("cuda") else None
     for name in args.models:
-        lm = load_causal_lm(name, device=args.device, seed=args.seed)
+        lm = load_causal_lm(name, device=args.device, seed=args.seed, dtype=dtype)
         views = {"torch": lm}
+        step_bytes = {"torch": weight_bytes(lm)}
         if "ct2" in args.engines:
             t0 = time.perf_counter()
             views["ct2"] = with_ct2(lm, compute_type=args.compute_type, threads=args.threads)
             convert[name] = {"compute_type": views["ct2"].engine.compute_type,
                              "seconds": time.perf_counter() - t0}
+            step_bytes["ct2"] = (views["ct2"].engine.folder / "model.bin").stat().st_size
         for wname in args.workloads:
             w = WORKLOADS[wname]
             if args.new_tokens:
@@ -110,9 +127,13 @@ def main(argv=None) -> int:
                               flush=True)
                 for engine, rs in runs.items():
                     med = sorted(rs, key=lambda r: r["tokens_per_s"])[len(rs) // 2]
-                    rows.append({**med, "engine": engine, "model": name, "batch": b, "workload": w.name,
-                                 "max_new_tokens": w.max_new_tokens,
-                                 "runs": [r["tokens_per_s"] for r in rs]})
+                    row = {**med, "engine": engine, "model": name, "batch": b, "workload": w.name,
+                           "max_new_tokens": w.max_new_tokens, "runs": [r["tokens_per_s"] for r in rs],
+                           "weight_bytes": step_bytes[engine]}
+                    if bandwidth is not None:
+                        row["bound_tokens_per_s"] = b * bandwidth * 1e9 / step_bytes[engine]
+                        row["of_bound"] = row["tokens_per_s"] / row["bound_tokens_per_s"]
+                    rows.append(row)
     ratios = []
     for r in rows:
         if r["engine"] == "ct2":
@@ -122,7 +143,8 @@ def main(argv=None) -> int:
                 ratios.append({"model": r["model"], "workload": r["workload"], "batch": r["batch"],
                                "ct2_over_torch": r["tokens_per_s"] / base[0]["tokens_per_s"]})
     out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-           "device": args.device, "torch_threads": torch.get_num_threads(),
+           "device": args.device, "device_name": device_name, "bandwidth_gbs": bandwidth,
+           "torch_threads": torch.get_num_threads(),
            "load_average": [load_before[0], os.getloadavg()[0]], "convert": convert,
            "total_seconds": time.perf_counter() - t_start, "rows": rows, "ratios": ratios}
     if args.json:

@@ -24,6 +24,13 @@ every weight once, so at batch B at most ``B * bandwidth / weight_bytes`` tokens
 ignores KV-cache reads and activations, and compute limits at large B, so it is an upper
 bound), and the fraction of it achieved.
 
+**Engines.** ``python benchmarks/bench_generation.py --engines torch ct2 --models smollm2-135m
+--batches 1 16 --json`` compares the decoding engines instead (the torch loop against
+CTranslate2, measured alternately in the same run) and prints one JSON object with ``rows``
+(``engine``, ``model``, ``batch``, ``workload``, ``tokens_per_s``) and ``ratios``; that mode is
+``benchmarks/bench_engines.py`` (see its docstring), and on a GPU it adds each row's
+memory-bandwidth bound.
+
 Run: ``python benchmarks/bench_generation.py [--device cpu|cuda] [--quick] [--json OUT]``
 (``--quick`` on CPU: SmolLM2-135M, both workloads cut to 16 new tokens, 2 prompts one at
 a time, batch 8; under 2 minutes on 2 idle cores. ``--quick`` on GPU: gpt2-random and
@@ -284,6 +291,12 @@ def print_table(rows, bound_steps: dict) -> None:
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--engines" in argv:  # the engine comparison (module docstring, "Engines")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_engines
+
+        return bench_engines.main(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:i] (default cpu)")
     ap.add_argument("--quick", action="store_true", help="a small run (< 3 min on 2 CPU cores)")

@@ -27,7 +27,9 @@ with the torch loop, per-prompt seeds and all, and caches them under the torch f
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import importlib.util
 import json
 import re
 import tempfile
@@ -38,13 +40,16 @@ from pathlib import Path
 from persuasion.runs import atomic_dir
 
 from .errors import ConfigError
-from .models import LoadedModel, cache_dir
+from .models import LoadedModel, cache_dir, load_causal_lm
 
-__all__ = ["ENGINES", "default_compute_type", "Ct2Engine",
-           "converted_folder", "with_ct2", "with_engine"]
+__all__ = ["ENGINES", "ENGINE_CHOICES", "default_compute_type", "default_engine", "ct2_available",
+           "resolve_engine", "Ct2Engine", "converted_folder", "with_ct2", "with_engine",
+           "load_on_engine"]
 
 #: The decoding engines of local models.
 ENGINES = ("torch", "ct2")
+#: What ``--engine`` accepts: an engine, or ``auto`` (ct2 where it is installed, else torch).
+ENGINE_CHOICES = ("auto",) + ENGINES
 
 _MARKER = "persuasion-ct2.json"
 _convert_lock = threading.Lock()
@@ -53,6 +58,39 @@ _convert_lock = threading.Lock()
 def default_compute_type(device: str) -> str:
     """int8 on the CPU, int8_float16 on CUDA."""
     return "int8_float16" if str(device).startswith("cuda") else "int8"
+
+
+def ct2_available() -> bool:
+    """Whether the ``ctranslate2`` package is installed (nothing is imported)."""
+    return importlib.util.find_spec("ctranslate2") is not None
+
+
+def default_engine() -> str:
+    """``"ct2"`` where CTranslate2 is installed, else ``"torch"``."""
+    return "ct2" if ct2_available() else "torch"
+
+
+def resolve_engine(engine: str | None, compute_type: str | None, device: str = "cpu",
+                   *, field: str = "engine") -> tuple[str, str | None]:
+    """``(engine, compute_type)`` with the defaults filled in and checked.
+
+    ``engine`` None or ``"auto"``: :func:`default_engine`; ``compute_type`` None on ct2:
+    :func:`default_compute_type` of ``device``; on torch it must be None (the torch loop runs
+    the weights' own dtype). The result is what run identities and cache keys record.
+    """
+    if engine is None or engine == "auto":
+        engine = default_engine()
+    if engine not in ENGINES:
+        raise ConfigError(f"{field}: expected one of {', '.join(ENGINE_CHOICES)}, got {engine!r}")
+    if engine == "torch":
+        if compute_type is not None:
+            raise ConfigError("compute_type: applies to the ct2 engine only (got "
+                              f"{compute_type!r} with engine torch)")
+        return engine, None
+    if compute_type is not None and not (isinstance(compute_type, str) and compute_type):
+        raise ConfigError(f"compute_type: expected a CTranslate2 compute type such as int8 or "
+                          f"float32, got {compute_type!r}")
+    return engine, compute_type or default_compute_type(device)
 
 
 def _ct2():
@@ -78,8 +116,13 @@ def converted_folder(lm: LoadedModel, compute_type: str) -> Path:
     with _convert_lock, tempfile.TemporaryDirectory(prefix="persuasion-ct2-src-") as src:
         if (folder / _MARKER).exists():  # converted by another thread meanwhile
             return folder
-        lm.model.save_pretrained(src)
+        model = lm.model
+        if callable(getattr(model, "merge_and_unload", None)):
+            # a peft model (a trained Advisor): convert its merged weights, not its adapter
+            model = copy.deepcopy(model).merge_and_unload()
+        model.save_pretrained(src)
         lm.tokenizer.save_pretrained(src)
+        del model
         with atomic_dir(folder) as tmp:
             TransformersConverter(src, low_cpu_mem_usage=True).convert(
                 str(tmp), quantization=compute_type, force=True)
@@ -172,13 +215,35 @@ def with_ct2(lm: LoadedModel, *, compute_type: str | None = None, threads: int |
     return replace(lm, fingerprint=f"{lm.fingerprint}|{engine.name}", engine=engine)
 
 
-def with_engine(lm: LoadedModel, engine: str, *, compute_type: str | None = None,
-                threads: int | None = None) -> LoadedModel:
-    """``lm`` on ``engine`` (``"torch"``: unchanged; ``"ct2"``: :func:`with_ct2`)."""
-    if engine == "torch":
-        if compute_type is not None:
-            raise ConfigError("compute_type: applies to the ct2 engine only")
+def _torch_view(lm: LoadedModel) -> LoadedModel:
+    """``lm`` back on the torch loop (its own fingerprint)."""
+    if lm.engine is None:
         return lm
+    return replace(lm, fingerprint=lm.engine.source_fingerprint, engine=None)
+
+
+def with_engine(lm: LoadedModel, engine: str | None, *, compute_type: str | None = None,
+                threads: int | None = None) -> LoadedModel:
+    """``lm`` on ``engine`` (``"torch"``: the torch loop; ``"ct2"``: :func:`with_ct2`;
+    None or ``"auto"``: :func:`default_engine`). A model already on the asked engine and
+    compute type is returned as it is; one on another is switched (from its torch weights)."""
+    device = "cuda" if getattr(lm.device, "type", str(lm.device)) == "cuda" else "cpu"
+    engine, compute_type = resolve_engine(engine, compute_type, device)
+    if engine == "torch":
+        return _torch_view(lm)
+    if lm.engine is not None and lm.engine.compute_type == compute_type:
+        return lm
+    return with_ct2(_torch_view(lm), compute_type=compute_type, threads=threads)
+
+
+def load_on_engine(name: str, *, engine: str | None = None, compute_type: str | None = None,
+                   device: str = "cpu", dtype=None, seed: int = 0,
+                   threads: int | None = None) -> LoadedModel:
+    """:func:`~llm_bridge.models.load_causal_lm` then :func:`with_engine` (the engine is
+    checked first, so that a bad one is refused before the slow load)."""
+    dev = "cuda" if str(device).startswith("cuda") else "cpu"
+    engine, compute_type = resolve_engine(engine, compute_type, dev)
     if engine == "ct2":
-        return with_ct2(lm, compute_type=compute_type, threads=threads)
-    raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        _ct2()
+    lm = load_causal_lm(name, device=device, dtype=dtype, seed=seed)
+    return with_engine(lm, engine, compute_type=compute_type, threads=threads)

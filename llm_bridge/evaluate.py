@@ -43,6 +43,7 @@ from persuasion.runs import append_jsonl, atomic_write_json, derive_rng, open_ru
 from . import abstract_game as ag
 from .advisor import Advisor
 from .cache import GenerationCache
+from .ct2 import resolve_engine, with_engine
 from .errors import ConfigError
 from .generation import GenerationSettings
 from .models import cache_dir, load_causal_lm
@@ -58,7 +59,9 @@ __all__ = ["EvalConfig", "EvaluationResult", "run_evaluation", "plot_conditions"
 
 CONDITIONS = ("none", "prior", "posterior")
 # settings that do not change the results (left out of the fingerprint)
-_RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device")
+_RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device", "threads")
+#: Fields added after run folders were written: how the older folders read.
+IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None}
 
 
 @dataclass
@@ -85,11 +88,20 @@ class EvalConfig:
     out: str | None = None
     cache: str | None = None         # default: <out>/cache.sqlite, else the user cache folder
     game_from: str | None = None     # a previous run's summary.json (or its folder): reuse its game
+    engine: str = "auto"             # local models: ct2, torch, or auto (ct2 where installed)
+    compute_type: str | None = None  # ct2 only; default int8 on the CPU, int8_float16 on CUDA
+    threads: int | None = None       # CPU threads of the ct2 engine (default: its own choice)
+
+    def engine_setting(self) -> tuple[str, str | None]:
+        """The resolved ``(engine, compute_type)`` of the local models."""
+        return resolve_engine(self.engine, self.compute_type, self.device)
 
     def validate(self):
         for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk"):
             check_int(name, getattr(self, name))
         check_int("n_train", self.n_train, allow_none=True)
+        check_int("threads", self.threads, allow_none=True)
+        self.engine_setting()
         if self.scheme not in ("optimal", "learned"):
             raise ConfigError(f"scheme: expected 'optimal' or 'learned', got {self.scheme!r}")
         if not (isinstance(self.effort_cost, (int, float)) and self.effort_cost >= 0):
@@ -101,13 +113,17 @@ class EvalConfig:
     def fingerprint(self) -> dict:
         """The settings that change the results (``config.json`` of the run folder, and the
         ``config`` of the summary): every field but ``out``, ``cache``, ``batch_size``,
-        ``chunk`` and ``device``; ``game_from`` only when set (so the folders of runs made
-        before the field existed keep their fingerprint)."""
+        ``chunk``, ``device`` and ``threads``; ``game_from`` only when set (so the folders of
+        runs made before the field existed keep their fingerprint); ``engine`` and
+        ``compute_type`` resolved (``auto`` becomes the engine that runs; results of
+        different engines never mix). Folders written before the engine fields existed read
+        as ``torch`` (:data:`IDENTITY_DEFAULTS`)."""
         keep = asdict(self)
         for k in _RESUME_FREE:
             keep.pop(k)
         if keep.get("game_from") is None:
             keep.pop("game_from", None)
+        keep["engine"], keep["compute_type"] = self.engine_setting()
         return keep
 
 
@@ -249,6 +265,7 @@ def _open_out(cfg: EvalConfig, start_over: bool) -> Path | None:
         return None
     folder = open_run_folder(cfg.out, cfg.fingerprint(), identity_file="config.json", field="out",
                              start_over=start_over, keep=("cache.sqlite*",), indent=2,
+                             defaults=IDENTITY_DEFAULTS,
                              sort_keys=False, error=config_error)
     return folder.path
 
@@ -271,9 +288,13 @@ def _setup(cfg: EvalConfig, task) -> _Setup:
 def _agents(cfg: EvalConfig, models: dict, cache, receiver):
     """The Advisor, the Receiver and the Receiver's answer settings."""
 
+    engine, compute_type = cfg.engine_setting()
+
     def lm(name):
+        # a model given in ``models`` (loaded on any engine) runs on this run's engine
         if name not in models:
             models[name] = load_causal_lm(name, device=cfg.device)
+        models[name] = with_engine(models[name], engine, compute_type=compute_type, threads=cfg.threads)
         return models[name]
 
     advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format,

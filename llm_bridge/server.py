@@ -14,7 +14,11 @@ Endpoints: ``GET /v1/models``, ``GET /v1/models/{id}``, ``POST /v1/chat/completi
 ``{"error": {"message", "type", "param", "code"}}``: 400 for invalid requests, 404 for
 unknown paths, 405 for a wrong method, 413 for a body over the limit, 500 when generation fails.
 
-Requests are answered one at a time (one lock around generation: one model, two cores). The
+Concurrent requests are **batched**: a request joins a queue, and one worker thread answers
+everything queued (up to ``max_batch`` requests; those with equal decoding settings as one
+batched call, so a CTranslate2 or torch model decodes them together), then the next queue.
+One request alone waits no longer than it would unbatched. A batch whose call fails is
+answered request by request, so an error reaches only the request that caused it. The
 server binds to loopback only unless ``allow_remote=True``; it has no authentication, so it
 must not face a network. The ``fail_first`` hook makes the first k chat requests fail (429
 with ``Retry-After: 0``, or another status) to test client retries end to end.
@@ -26,11 +30,12 @@ import ipaddress
 import json
 import logging
 import math
+import queue
 import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -169,22 +174,94 @@ def _settings_from(body: dict, default_max_tokens: int):
         raise _BadRequest(str(e), str(e).split(":", 1)[0]) from None
 
 
+@dataclass(eq=False)
+class _Job:
+    messages: list
+    settings: GenerationSettings
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class _Batcher:
+    """One worker thread that answers queued requests in batches (module docstring)."""
+
+    def __init__(self, receiver: Receiver, max_batch: int):
+        self.receiver = receiver
+        self.max_batch = max_batch
+        self.queue: queue.Queue = queue.Queue()
+        self.batches: list[int] = []  # the size of each batched call (tests, statistics)
+        self.thread = threading.Thread(target=self._loop, name="llm-bridge-batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, messages: list, settings: GenerationSettings):
+        job = _Job(messages, settings)
+        self.queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            jobs, stop = [first], False
+            while len(jobs) < self.max_batch:
+                try:
+                    job = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+            groups: dict = {}
+            for job in jobs:  # equal settings decode together (batch_size is not a setting)
+                groups.setdefault(replace(job.settings, batch_size=1), []).append(job)
+            for settings, group in groups.items():
+                self._answer(group, settings)
+            if stop:
+                return
+
+    def _answer(self, group: list, settings: GenerationSettings) -> None:
+        try:
+            out = self.receiver.complete([j.messages for j in group],
+                                         replace(settings, batch_size=len(group)))
+            self.batches.append(len(group))
+            for job, c in zip(group, out):
+                job.result = c
+        except Exception as e:  # noqa: BLE001 - handed to the request(s) that caused it
+            if len(group) > 1:  # find whose request fails: answer them one by one
+                for job in group:
+                    self._answer([job], settings)
+                return
+            group[0].error = e
+        for job in group:
+            job.done.set()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address, receiver: Receiver, model_name: str, fail_first: int,
-                 fail_status: int, default_max_tokens: int):
+                 fail_status: int, default_max_tokens: int, max_batch: int = 32):
         self.receiver = receiver
         self.model_name = model_name
         self.created = int(time.time())
-        self.generate_lock = threading.Lock()
         self.count_lock = threading.Lock()
         self.fail_left = fail_first
         self.fail_status = fail_status
         self.default_max_tokens = default_max_tokens
         self.chat_requests = 0
         super().__init__(address, _Handler)
+        self.batcher = _Batcher(receiver, max_batch)  # after the bind: none for a port in use
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -266,8 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         t0 = time.perf_counter()
         try:
-            with self.server.generate_lock:
-                (c,) = self.server.receiver.complete([messages], settings)
+            c = self.server.batcher.submit(messages, settings)
         except ConfigError as e:
             self._error(400, str(e), param="messages")
             return
@@ -339,6 +415,11 @@ class ServerHandle:
         return self._server.chat_requests
 
     @property
+    def batch_sizes(self) -> list[int]:
+        """The number of requests in each batched generation call so far."""
+        return list(self._server.batcher.batches)
+
+    @property
     def running(self) -> bool:
         return self._thread.is_alive()
 
@@ -348,6 +429,8 @@ class ServerHandle:
             self._server.shutdown()
             self._thread.join(timeout=10)
         self._server.server_close()
+        if self._server.batcher.thread.is_alive():
+            self._server.batcher.close()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C in the command line)."""
@@ -363,7 +446,8 @@ class ServerHandle:
 
 def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
           model_name: str | None = None, allow_remote: bool = False, fail_first: int = 0,
-          fail_status: int = 429, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> ServerHandle:
+          fail_status: int = 429, default_max_tokens: int = DEFAULT_MAX_TOKENS,
+          max_batch: int = 32) -> ServerHandle:
     """Serve a local model (or any receiver) as an OpenAI-compatible chat API in a thread.
 
     Parameters
@@ -387,6 +471,8 @@ def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
         429 (sent with ``Retry-After: 0``) or any 4xx/5xx status for the hook.
     default_max_tokens : int
         Tokens generated when a request gives no ``max_tokens``.
+    max_batch : int
+        Most concurrent requests answered by one batched call.
 
     Returns
     -------
@@ -408,6 +494,8 @@ def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
     if isinstance(default_max_tokens, bool) or not isinstance(default_max_tokens, int) \
             or default_max_tokens < 1:
         raise ConfigError(f"default_max_tokens: expected an integer >= 1, got {default_max_tokens!r}")
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+        raise ConfigError(f"max_batch: expected an integer >= 1, got {max_batch!r}")
     if isinstance(lm_or_receiver, str) or (hasattr(lm_or_receiver, "model")
                                            and hasattr(lm_or_receiver, "tokenizer")):
         receiver = LocalReceiver(lm_or_receiver)
@@ -420,7 +508,7 @@ def serve(lm_or_receiver: Any, *, host: str = "127.0.0.1", port: int = 0,
     bind = "127.0.0.1" if host == "localhost" else host
     try:
         server = _ServerFor(bind)((bind, port), receiver, name, fail_first, fail_status,
-                                  default_max_tokens)
+                                  default_max_tokens, max_batch)
     except OSError as e:
         raise ConfigError(f"port: cannot bind {host}:{port}: {e.strerror or e}") from None
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},

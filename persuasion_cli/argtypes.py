@@ -74,3 +74,14 @@ def add_job_output_options(parser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object, the only output on stdout (progress and logs "
                              "on stderr)")
+
+
+def add_engine_options(parser, what: str = "local models") -> None:
+    """``--engine`` and ``--compute-type``: the decoding engine of ``what``
+    (:func:`llm_bridge.ct2.resolve_engine`)."""
+    parser.add_argument("--engine", choices=("auto", "ct2", "torch"), default="auto",
+                        help=f"decoding engine of {what}: ct2 (CTranslate2) or torch; auto is ct2 "
+                             "where CTranslate2 is installed, else torch")
+    parser.add_argument("--compute-type", default=None,
+                        help="ct2 weights' compute type (default int8 on the CPU, int8_float16 "
+                             "on CUDA; float32 gives the torch loop's greedy text)")

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 
+from llm_bridge.ct2 import load_on_engine
 from llm_bridge.evaluate import EvalConfig, run_evaluation
 from llm_bridge.explain import persuasion_verdict
-from llm_bridge.models import load_causal_lm
 from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.server import DEFAULT_MAX_TOKENS, check_host, serve
 
-from .argtypes import DefaultsHelpFormatter, add_job_output_options
+from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
 
@@ -71,8 +71,10 @@ def add_bridge_commands(sub) -> None:
     e.add_argument("--batch-size", type=_positive("--batch-size"), default=32,
                    help="prompts per generation batch")
     e.add_argument("--device", default="cpu", help="torch device of local models: cpu, cuda, cuda:1, ...")
+    add_engine_options(e, "the Advisor and a local Receiver")
     e.add_argument("--threads", type=_positive("--threads"), default=None,
-                   help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
+                   help="CPU threads of torch and ct2 (default: their choice; use 1 when other jobs "
+                        "share the cores)")
     e.add_argument("--out", default=None, help="folder: records.jsonl, calibration.jsonl, summary.json, "
                                                 "conditions.png, cache.sqlite; a rerun resumes")
     e.add_argument("--cache", default=None, help="SQLite cache file (default <out>/cache.sqlite)")
@@ -108,7 +110,8 @@ def evaluate_command(args) -> int:
                      effort_cost=args.effort_cost, scheme=args.scheme, horizon=args.horizon,
                      max_new_tokens=args.max_new_tokens, hint_tokens=args.hint_tokens,
                      hint_format=args.hint_format, batch_size=args.batch_size, device=args.device,
-                     out=args.out, cache=args.cache, game_from=args.game_from)
+                     out=args.out, cache=args.cache, game_from=args.game_from, engine=args.engine,
+                     compute_type=args.compute_type, threads=args.threads)
     with prints_to_stderr():  # stdout holds the result only
         summary = run_evaluation(cfg, progress=not args.no_progress,
                                  start_over=args.start_over).to_dict()
@@ -135,6 +138,7 @@ def _add_serve_command(subparsers) -> None:
     p.add_argument("--model-name", default=None,
                    help="model id reported to clients (default: the --model value)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    add_engine_options(p, "the served model")
     p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
                    help=f"max_tokens of a request that sets none (default {DEFAULT_MAX_TOKENS})")
     p.add_argument("--allow-remote", action="store_true",
@@ -146,7 +150,8 @@ def serve_command(args) -> int:
     """Run ``persuasion bridge serve``: load the model, serve until Ctrl-C; returns 0 (bad input
     raises, and becomes one line and exit 2 in :func:`persuasion_cli.main.main`)."""
     check_host(args.host, args.allow_remote)  # before the (slow) model load
-    lm = load_causal_lm(args.model, device=args.device)
+    lm = load_on_engine(args.model, engine=args.engine, compute_type=args.compute_type,
+                        device=args.device)
     handle = serve(lm, host=args.host, port=args.port, model_name=args.model_name or args.model,
                    allow_remote=args.allow_remote, default_max_tokens=args.max_tokens)
     print(f"serving {handle.model_name!r} at {handle.url} (Ctrl-C to stop)", flush=True)

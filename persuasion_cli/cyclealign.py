@@ -28,7 +28,7 @@ from llm_bridge.receivers import check_receiver_specs, make_receiver
 from llm_bridge.tasks import load_task
 from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
 
-from .argtypes import DefaultsHelpFormatter, add_job_output_options
+from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
 from .argtypes import int_at_least as _int_at_least
 from .argtypes import positive_float as _positive_float
 from .console import prints_to_stderr, set_torch_threads
@@ -95,6 +95,7 @@ def add_cyclealign_command(subparsers) -> None:
                    help="torch CPU threads (default: torch's choice; 1 is much faster when other "
                         "jobs share the cores)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
+    add_engine_options(p, "a local black box (the white box trains, decodes and scores on torch)")
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
@@ -125,7 +126,8 @@ def cyclealign_command(args) -> int:
         # the white box trains in float32 (CUDA: autocast does the mixed precision)
         white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
         cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
-        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device)
+        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device,
+                              engine=args.engine, compute_type=args.compute_type, threads=args.threads)
         result = run_cyclealign(config, white_box=white, black_box=black, task=task,
                                 out_dir=out, start_over=args.start_over).to_dict()
     if args.json:

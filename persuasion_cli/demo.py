@@ -26,6 +26,8 @@ from persuasion.plots import plot_result
 from persuasion.solve import solve, solve_both
 from theory.regret import RegretAnalysis, regret_analysis
 
+from .argtypes import add_engine_options
+
 __all__ = ["run_demo", "DemoResult", "bridge_summary_lines", "bridge_summary_text", "add_demo_command",
            "demo_command"]
 
@@ -38,12 +40,14 @@ def add_demo_command(sub) -> None:
     d.add_argument("--quiet", action="store_true", help="print only the summary path")
     d.add_argument("--no-llm", action="store_true",
                    help="skip the LLM-bridge part (it needs the llm extra and a few minutes)")
+    add_engine_options(d, "the LLM part")
     d.set_defaults(func=demo_command)
 
 
 def demo_command(args) -> int:
     """Run ``persuasion demo``; returns the exit code (0)."""
-    result = run_demo(args.out, verbose=not args.quiet, llm=not args.no_llm)
+    result = run_demo(args.out, verbose=not args.quiet, llm=not args.no_llm, engine=args.engine,
+                      compute_type=args.compute_type)
     if args.quiet:
         print(result.summary_path)
     return 0
@@ -80,12 +84,14 @@ class DemoResult:
                 "records": self.records()}
 
 
-def run_demo(out_dir="demo-output", *, verbose: bool = True, llm: bool = True) -> DemoResult:
+def run_demo(out_dir="demo-output", *, verbose: bool = True, llm: bool = True,
+             engine: str = "auto", compute_type: str | None = None) -> DemoResult:
     """Run the demo; return what it wrote (``result.summary_path`` is ``summary.md``).
 
     With ``llm=True`` (the default) it ends with a short run of the LLM bridge's
-    three-condition evaluation on the embedded SmolLM2-135M (a few minutes on 2 CPU cores);
-    it is skipped, with a note, when the ``llm`` extra is not installed.
+    three-condition evaluation on the embedded SmolLM2-135M (a few minutes on 2 CPU cores),
+    decoded on ``engine`` (``auto``: CTranslate2 where it is installed); it is skipped, with a
+    note, when the ``llm`` extra is not installed.
     """
     import matplotlib  # 0.2 s to import: only when the demo runs, not at every command's start
 
@@ -108,7 +114,7 @@ def run_demo(out_dir="demo-output", *, verbose: bool = True, llm: bool = True) -
     lines += regret_lines
     if llm:
         records = []
-        lines += _bridge_section(out, records, verbose)
+        lines += _bridge_section(out, records, verbose, engine=engine, compute_type=compute_type)
         result.bridge = records[0]["bridge"]
     (out / "summary.json").write_text(json.dumps(result.records(), indent=2))
     result.summary_path.write_text("\n".join(lines))
@@ -198,7 +204,8 @@ DEMO_BRIDGE = dict(task="math-mix", n=12, n_calibration=8, n_train=120, seed=0, 
                    hint_tokens=40, horizon=2000)
 
 
-def _bridge_section(out: Path, records: list, verbose: bool, *, evaluate=None) -> list[str]:
+def _bridge_section(out: Path, records: list, verbose: bool, *, evaluate=None,
+                    engine: str = "auto", compute_type: str | None = None) -> list[str]:
     """Run a short three-condition evaluation on SmolLM2-135M; return the summary lines.
 
     ``evaluate`` (tests) is a callable returning an evaluation summary dict to use instead of
@@ -216,7 +223,8 @@ def _bridge_section(out: Path, records: list, verbose: bool, *, evaluate=None) -
             return head + [note, ""]
 
         def evaluate():
-            return run_evaluation(EvalConfig(out=str(out / "bridge"), **DEMO_BRIDGE),
+            return run_evaluation(EvalConfig(out=str(out / "bridge"), engine=engine,
+                                             compute_type=compute_type, **DEMO_BRIDGE),
                                   progress=verbose).to_dict()
 
     t0 = time.perf_counter()

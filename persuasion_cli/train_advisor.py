@@ -14,7 +14,7 @@ from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.training.advisor_training import (METHODS, RFT_SELECT, SIGNALS,
                                                   AdvisorTrainingConfig, train_advisor)
 
-from .argtypes import DefaultsHelpFormatter, add_job_output_options
+from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
 from .argtypes import positive_float as _positive_float
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
@@ -89,6 +89,8 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--gen-batch-size", type=_positive("--gen-batch-size"), default=d.gen_batch_size,
                    help="prompts per generation batch")
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
+    add_engine_options(p, "the Receivers and the evaluations' hints (training hints are sampled "
+                          "on torch)")
     p.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "
@@ -109,7 +111,7 @@ def _config(args):
         amp=args.amp, n_calibration=args.n_calibration, n_prior=args.n_prior, states=args.states,
         effort_cost=args.effort_cost, max_new_tokens=args.max_new_tokens,
         hint_tokens=args.hint_tokens, gen_batch_size=args.gen_batch_size, device=args.device,
-        progress=not args.no_progress)
+        progress=not args.no_progress, engine=args.engine, compute_type=args.compute_type)
 
 
 def _print_table(result: dict) -> None:

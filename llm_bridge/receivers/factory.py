@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..ct2 import load_on_engine
 from ..errors import ConfigError
-from ..models import load_causal_lm
 from .api import OpenAIReceiver
 from .base import Receiver
 from .endpoints import check_reachable, openai_base_url, split_openai_spec
@@ -19,7 +19,8 @@ __all__ = ["make_receiver", "check_receiver_specs"]
 
 
 def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: str = "cpu",
-                  **kw) -> Receiver:
+                  engine: str | None = None, compute_type: str | None = None,
+                  threads: int | None = None, **kw) -> Receiver:
     """Build a receiver from a short spec.
 
     Parameters
@@ -33,6 +34,9 @@ def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: 
         Disk cache for either kind.
     device : str
         Device of a local model.
+    engine, compute_type, threads
+        The decoding engine of a local model (:func:`llm_bridge.ct2.load_on_engine`: ``ct2``
+        where CTranslate2 is installed, else ``torch``); ignored for an API receiver.
     **kw
         Passed to :class:`OpenAIReceiver` (``api_key_env``, ``max_retries``, ...) or to
         :func:`~llm_bridge.models.load_causal_lm` (``seed``, ``dtype``).
@@ -48,7 +52,8 @@ def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: 
     if spec.startswith("openai:"):
         model, base_url = split_openai_spec(spec, kw.pop("base_url", None))
         return OpenAIReceiver(model, base_url=base_url, cache=cache, **kw)
-    return LocalReceiver(load_causal_lm(spec, device=device, **kw), cache=cache)
+    return LocalReceiver(load_on_engine(spec, engine=engine, compute_type=compute_type,
+                                        device=device, threads=threads, **kw), cache=cache)
 
 
 def check_receiver_specs(options) -> None:

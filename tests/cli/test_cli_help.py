@@ -67,5 +67,7 @@ def test_bridge_help_shows_real_defaults_and_no_none():
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert re.search(r"--n N\s+test problems \(default: 60\)", text)
-    assert re.search(r"--threads THREADS\s+torch CPU threads \(default: torch's choice;", text)
+    assert re.search(r"--threads THREADS\s+CPU threads of torch and ct2 \(default: their choice;", text)
+    assert re.search(r"--engine \{auto,ct2,torch\}\s+decoding engine .*; auto is ct2 where "
+                     r"CTranslate2 is installed, else torch \(default: auto\)", text)
     assert "(default: None)" not in text and "(default: False)" not in text

@@ -106,3 +106,89 @@ def test_cache_keys_keep_engines_apart(llama_tiny, tmp_path):
     hits = generate(fast, PROMPTS[:2], s, cache=cache)
     assert not any(g.cached for g in hits)  # the ct2 view does not read the torch entries
     assert all(g.cached for g in generate(fast, PROMPTS[:2], s, cache=cache))
+
+
+# ------------------------------------------------------------------ the engine of a run
+def test_resolve_engine_defaults_and_refusals():
+    assert ct2.resolve_engine("auto", None, "cpu") == ("ct2", "int8")
+    assert ct2.resolve_engine(None, None, "cuda:1") == ("ct2", "int8_float16")
+    assert ct2.resolve_engine("torch", None) == ("torch", None)
+    assert ct2.resolve_engine("ct2", "float32") == ("ct2", "float32")
+    with pytest.raises(ConfigError, match=r"^engine: expected one of auto, torch, ct2"):
+        ct2.resolve_engine("vllm", None)
+    with pytest.raises(ConfigError, match="^compute_type: applies to the ct2 engine only"):
+        ct2.resolve_engine("torch", "int8")
+    with pytest.raises(ConfigError, match="^compute_type: expected"):
+        ct2.resolve_engine("ct2", "")
+
+
+def test_with_engine_switches_and_keeps(llama_tiny):
+    fast = ct2.with_engine(llama_tiny, "ct2", compute_type="float32", threads=1)
+    assert fast.engine is not None and fast.fingerprint.endswith("-float32")
+    assert ct2.with_engine(fast, "ct2", compute_type="float32") is fast        # already there
+    back = ct2.with_engine(fast, "torch")
+    assert back.engine is None and back.fingerprint == llama_tiny.fingerprint
+    other = ct2.with_engine(fast, "ct2", compute_type="int8", threads=1)       # from the torch weights
+    assert other.fingerprint == llama_tiny.fingerprint + "|" + other.engine.name
+    with pytest.raises(ConfigError, match="compute_type"):
+        ct2.with_ct2(llama_tiny, compute_type="no-such-type")
+
+
+def test_a_trained_adapter_is_converted_merged(llama_tiny):
+    """A peft-wrapped model converts its merged weights: float32 greedy text equals the torch
+    loop's of the adapted model (an adapter saved alone would not convert, or would convert the
+    base model)."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from llm_bridge.models import LoadedModel
+
+    model = get_peft_model(copy.deepcopy(llama_tiny.model),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)  # a non-zero adapter: the adapted model differs from the base
+    adapted = LoadedModel(name="llama-tiny+lora", model=model, tokenizer=llama_tiny.tokenizer,
+                          fingerprint=llama_tiny.fingerprint + "|lora:test", device=llama_tiny.device)
+    settings = GenerationSettings(max_new_tokens=10, batch_size=5)
+    want = [g.text for g in generate(adapted, PROMPTS, settings)]
+    assert want != [g.text for g in generate(llama_tiny, PROMPTS, settings)]
+    got = [g.text for g in generate(ct2.with_ct2(adapted, compute_type="float32", threads=1), PROMPTS, settings)]
+    assert got == want
+
+
+def test_evaluation_records_its_engine_and_refuses_to_mix(tmp_path, llama_tiny):
+    """The run identity names the resolved engine; a folder of one engine is refused to
+    another (naming the field); a folder written before the field existed reads as torch; and
+    the same run on ct2 float32 answers as the torch loop does."""
+    import json
+
+    from llm_bridge.evaluate import EvalConfig, run_evaluation
+
+    base = dict(task="chain_sum", n=3, n_calibration=2, n_train=10, seed=2, advisor="llama-tiny",
+                receiver="llama-tiny", max_new_tokens=12, hint_tokens=6, horizon=100)
+    assert EvalConfig(**base).fingerprint()["engine"] == "ct2"
+    assert EvalConfig(**base).fingerprint()["compute_type"] == "int8"
+    runs = {}
+    for engine, ctype in (("torch", None), ("ct2", "float32")):
+        cfg = EvalConfig(**base, engine=engine, compute_type=ctype, out=str(tmp_path / engine))
+        runs[engine] = run_evaluation(cfg, progress=False, models={"llama-tiny": llama_tiny})
+        assert runs[engine].config["engine"] == engine
+    rows = {e: [(r["uid"], r["condition"], r["hint"], r["answer"])
+                for r in map(json.loads, open(tmp_path / e / "records.jsonl"))] for e in runs}
+    assert sorted(rows["torch"]) == sorted(rows["ct2"])
+    with pytest.raises(ConfigError, match=r'engine: "torch" -> "ct2"'):
+        run_evaluation(EvalConfig(**base, engine="ct2", out=str(tmp_path / "torch")), progress=False,
+                       models={"llama-tiny": llama_tiny})
+    # a folder from before the engine fields: its config.json has neither
+    ident = tmp_path / "torch" / "config.json"
+    old = json.loads(ident.read_text())
+    del old["engine"], old["compute_type"]
+    ident.write_text(json.dumps(old))
+    again = run_evaluation(EvalConfig(**base, engine="torch", out=str(tmp_path / "torch")),
+                           progress=False, models={"llama-tiny": llama_tiny})
+    assert again.conditions == runs["torch"].conditions

@@ -483,8 +483,21 @@ def test_local_receiver_matches_generate(tiny, tmp_path):
 
 
 def test_make_receiver_local(tiny):
-    r = make_receiver("llama-tiny")
+    from llm_bridge.ct2 import default_engine
+
+    r = make_receiver("llama-tiny", engine="torch")
     assert isinstance(r, LocalReceiver) and r.name == "llama-tiny"
-    assert r.lm.fingerprint == tiny.fingerprint
+    assert r.lm.fingerprint == tiny.fingerprint and r.lm.engine is None
+    # the default engine: ct2 where installed, its name in the fingerprint
+    d = make_receiver("llama-tiny")
+    if default_engine() == "ct2":
+        assert d.lm.engine is not None and d.lm.fingerprint.startswith(tiny.fingerprint + "|ct2-")
+        assert d.lm.fingerprint.endswith("-int8")
+    else:
+        assert d.lm.engine is None
+    with pytest.raises(ConfigError, match="compute_type"):
+        make_receiver("llama-tiny", engine="torch", compute_type="int8")
+    with pytest.raises(ConfigError, match="engine"):
+        make_receiver("llama-tiny", engine="vllm")
     with pytest.raises(ConfigError):
         LocalReceiver(object())

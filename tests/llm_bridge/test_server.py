@@ -177,13 +177,66 @@ def test_generation_failure_is_a_500():
         assert handle.chat_requests == 3
 
 
-def test_requests_are_serialised(echo):
-    rec, handle = echo
-    r = OpenAIReceiver("echo-model", base_url=handle.url, concurrency=4)
-    out = r.complete([[{"role": "user", "content": f"q{i}"}] for i in range(8)],
-                     GenerationSettings(max_new_tokens=5))
-    assert [c.text for c in out] == [f"Q{i}" for i in range(8)]
-    assert rec.max_active == 1
+class SlowEchoReceiver(EchoReceiver):
+    """An echo that takes 0.2 s a call (so that requests queue up) and refuses "bad"."""
+
+    def complete(self, conversations, settings, *, progress=False):
+        import time
+
+        time.sleep(0.2)
+        if any(c[-1]["content"] == "bad" for c in conversations):
+            raise ConfigError("messages: bad request content")
+        return super().complete(conversations, settings, progress=progress)
+
+
+def test_concurrent_requests_are_batched_one_call_at_a_time():
+    rec = SlowEchoReceiver()
+    with serve(rec, model_name="echo-model") as handle:
+        r = OpenAIReceiver("echo-model", base_url=handle.url, concurrency=8)
+        out = r.complete([[{"role": "user", "content": f"q{i}"}] for i in range(16)],
+                         GenerationSettings(max_new_tokens=5))
+        assert [c.text for c in out] == [f"Q{i}" for i in range(16)]  # each its own answer
+        assert rec.max_active == 1                    # one generation call at a time ...
+        assert sum(handle.batch_sizes) == 16 and max(handle.batch_sizes) > 1  # ... of several
+        assert len(handle.batch_sizes) < 16
+        assert all(s.batch_size == n for s, n in zip(rec.settings, handle.batch_sizes))
+
+
+def test_a_failing_request_in_a_batch_fails_alone():
+    rec = SlowEchoReceiver()
+    with serve(rec, model_name="echo-model") as handle:
+        results = {}
+
+        def ask(content):
+            results[content] = post(handle.url, {"messages": [{"role": "user", "content": content}],
+                                                 "max_tokens": 4, "temperature": 0})
+
+        threads = [threading.Thread(target=ask, args=(c,)) for c in ("a", "bad", "b", "c")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results["bad"][0] == 400 and "bad request content" in results["bad"][1]["error"]["message"]
+        assert {c: results[c][1]["choices"][0]["message"]["content"] for c in "abc"} == \
+            {"a": "A", "b": "B", "c": "C"}
+
+
+def test_requests_with_other_settings_are_not_mixed():
+    rec = SlowEchoReceiver()
+    with serve(rec, model_name="echo-model") as handle:
+        results = {}
+
+        def ask(k):
+            results[k] = post(handle.url, {"messages": [{"role": "user", "content": "abcdefgh"}],
+                                           "max_tokens": k, "temperature": 0})
+
+        threads = [threading.Thread(target=ask, args=(k,)) for k in (2, 3, 2, 3, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {k: results[k][1]["choices"][0]["message"]["content"] for k in (2, 3)} == \
+            {2: "AB", 3: "ABC"}
 
 
 def test_official_client_talks_to_it(echo):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from ...ct2 import resolve_engine
 from ...errors import ConfigError
 from ...evaluate import EvalConfig
 from ...validate import check_int, check_positive
@@ -74,6 +75,11 @@ class AdvisorTrainingConfig:
         training hints, ``hint_tokens`` the training hints.
     gen_batch_size : int
         Generation batch size (does not change results).
+    engine, compute_type : str
+        Decoding engine of the Receivers and of the evaluations' Advisor hints
+        (:func:`llm_bridge.ct2.resolve_engine`: ``auto`` is ct2 where CTranslate2 is installed).
+        The hints sampled for training run on the torch loop on either engine (sampling is
+        seeded per prompt there), and so does the Advisor's training.
     device : str
     progress : bool
     """
@@ -118,6 +124,8 @@ class AdvisorTrainingConfig:
     gen_batch_size: int = 16
     device: str = "cpu"
     progress: bool = True
+    engine: str = "auto"
+    compute_type: str | None = None
 
     def __post_init__(self):
         for name in ("n_train", "n", "k", "epochs", "batch_size", "grad_accum", "lora_r",
@@ -126,6 +134,7 @@ class AdvisorTrainingConfig:
             check_int(name, getattr(self, name))
         check_int("dpo_epochs", self.dpo_epochs, allow_none=True)
         check_int("n_prior", self.n_prior, allow_none=True)
+        self.engine_setting()
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -157,6 +166,10 @@ class AdvisorTrainingConfig:
         dpo = (self.dpo_epochs or self.epochs) if self.method in ("dpo", "rft+dpo") else 0
         return [("rft", e + 1) for e in range(rft)] + [("dpo", e + 1) for e in range(dpo)]
 
+    def engine_setting(self) -> tuple[str, str | None]:
+        """The resolved ``(engine, compute_type)``."""
+        return resolve_engine(self.engine, self.compute_type, self.device)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets) if self.lora_targets else None
@@ -170,5 +183,6 @@ class AdvisorTrainingConfig:
                           scheme=self.scheme, horizon=self.horizon,
                           max_new_tokens=self.max_new_tokens, hint_tokens=self.hint_tokens,
                           hint_format=self.hint_format, batch_size=self.gen_batch_size,
-                          chunk=self.gen_batch_size, device=self.device)
+                          chunk=self.gen_batch_size, device=self.device, engine=self.engine,
+                          compute_type=self.compute_type)
         return replace(base, **kw)

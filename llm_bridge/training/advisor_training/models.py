@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 
+from ...ct2 import with_engine
 from ...errors import ConfigError
 from ...models import LoadedModel
 from ...receivers import LocalReceiver, make_receiver
@@ -43,14 +44,15 @@ def resolve_transfer_receiver(spec: str | None) -> str | None:
     return spec
 
 
-def receiver_object(spec, name: str, cache, device: str):
-    """A Receiver object from a LoadedModel, a Receiver, or a name (``spec`` None: ``name``)."""
+def receiver_object(spec, name: str, cache, device: str, engine: tuple = ("auto", None)):
+    """A Receiver object from a LoadedModel, a Receiver, or a name (``spec`` None: ``name``);
+    a local model decodes on ``engine`` (``(engine, compute_type)``)."""
     if spec is None:
         spec = name
     if callable(getattr(spec, "complete", None)):
         return spec
     if hasattr(spec, "model") and hasattr(spec, "tokenizer"):
-        return LocalReceiver(spec, cache=cache)
+        return LocalReceiver(with_engine(spec, engine[0], compute_type=engine[1]), cache=cache)
     if isinstance(spec, str):
-        return make_receiver(spec, cache=cache, device=device)
+        return make_receiver(spec, cache=cache, device=device, engine=engine[0], compute_type=engine[1])
     raise ConfigError(f"receiver: expected a LoadedModel, a Receiver or a name, got {type(spec).__name__}")

@@ -14,7 +14,7 @@ from persuasion.runs import RunFolder, atomic_write_json, open_run_folder, read_
 
 from ...cache import GenerationCache
 from ...errors import ConfigError
-from ...evaluate import EvalConfig, EvaluationResult, run_evaluation
+from ...evaluate import IDENTITY_DEFAULTS, EvalConfig, EvaluationResult, run_evaluation
 from ...models import load_causal_lm
 from ...stats import mcnemar_exact, paired_lift
 from ...tasks import load_task
@@ -41,6 +41,10 @@ def run_identity(config: AdvisorTrainingConfig, advisor_fp: str, receiver_name: 
     :func:`persuasion.runs.derive_seed` (SHA-256 then) lack it and are refused rather than
     resumed with hints from two seed streams."""
     cfg = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE}
+    engine, compute_type = config.engine_setting()
+    cfg["engine"], cfg["compute_type"] = engine, compute_type
+    if engine == "torch":  # the identity of folders written before the engine fields existed
+        del cfg["engine"], cfg["compute_type"]
     return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg,
             "seeds": HINT_SEEDS}
 
@@ -73,7 +77,7 @@ def _evaluate(cfg: EvalConfig, *, advisor_lm, receiver, task, progress: bool) ->
     path = Path(cfg.out) / "summary.json"
     if path.exists():
         old = read_json(path)
-        if old.get("config") == cfg.fingerprint():
+        if {**IDENTITY_DEFAULTS, **(old.get("config") or {})} == cfg.fingerprint():
             return EvaluationResult.from_dict(old)
     return run_evaluation(cfg, progress=progress, models={cfg.advisor: advisor_lm}, task=task,
                           receiver=receiver)
@@ -119,7 +123,8 @@ def _evaluations(run: AdvisorRun, recs: _Receivers, advisor_lm, phase: str) -> t
     transfer = None
     if recs.transfer_name is not None:
         if recs.transfer is None:
-            recs.transfer = receiver_object(recs.transfer_spec, recs.transfer_name, run.cache, config.device)
+            recs.transfer = receiver_object(recs.transfer_spec, recs.transfer_name, run.cache, config.device,
+                                            config.engine_setting())
         transfer = _evaluate(
             config.eval_config(receiver=recs.transfer_name, out=str(out / f"transfer_{phase}"), cache=cache,
                                **kw, **game_from("transfer_before")),
@@ -185,7 +190,8 @@ def _setup(config, out_dir, advisor_lm, receiver, transfer_receiver, task, hooks
                         start_over=start_over)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     cache = GenerationCache(out / "cache.sqlite")
-    recs = _Receivers(receiver_object(receiver, config.receiver, cache, config.device), transfer_spec,
+    recs = _Receivers(receiver_object(receiver, config.receiver, cache, config.device,
+                                           config.engine_setting()), transfer_spec,
                       transfer_name)
     return AdvisorRun(config, out, advisor_lm, recs.train, task, cache, hooks), recs
 

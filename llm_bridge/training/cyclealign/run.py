@@ -10,6 +10,7 @@ from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) 
 from persuasion.runs import (append_jsonl, atomic_write_json, completed_prefix, open_run_folder,
                              read_jsonl, repair_jsonl, write_jsonl)
 
+from ...ct2 import with_engine
 from ...errors import ConfigError
 from ...validate import config_error
 from ..lora import AdapterTrainer, add_adapter, lora_parameters, save_checkpoint, set_active_adapter
@@ -26,10 +27,14 @@ def run_identity(config: CycleAlignConfig, white_box, black_box, task) -> dict:
     """The settings fingerprint of a run (``run.json``): the task, both models and every
     setting but the resume-free ones (``cycles``, ``progress``, ``batch_size``, ``baseline_sft``)."""
     cfg = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE}
-    return {"task": getattr(task, "name", type(task).__name__),
-            "white_box": white_box.fingerprint,
-            "black_box": getattr(black_box, "name", type(black_box).__name__),
-            "config": cfg}
+    identity = {"task": getattr(task, "name", type(task).__name__),
+                "white_box": white_box.fingerprint,
+                "black_box": getattr(black_box, "name", type(black_box).__name__),
+                "config": cfg}
+    engine = getattr(getattr(black_box, "lm", None), "engine", None)
+    if engine is not None:  # a local black box off the torch loop (absent: the folders before)
+        identity["black_box_engine"] = engine.name
+    return identity
 
 
 def _splits(task, config: CycleAlignConfig):
@@ -79,7 +84,8 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     config : CycleAlignConfig
     white_box : LoadedModel
         The trainable model. LoRA adapters are attached to ``white_box.model`` in place
-        (so pass a freshly loaded model); afterwards it generates with the final adapter.
+        (so pass a freshly loaded model); afterwards it generates with the final adapter. It
+        decodes and scores on the torch loop (a model on another engine is switched back).
     black_box : Receiver
         The judge; must not wrap ``white_box`` itself.
     task : Task
@@ -105,6 +111,9 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     """
     if not isinstance(config, CycleAlignConfig):
         raise ConfigError(f"config: expected a CycleAlignConfig, got {type(config).__name__}")
+    # the white box trains in place: it decodes and scores on the torch loop, which always
+    # sees its current weights (a converted copy would go stale after the first step)
+    white_box = with_engine(white_box, "torch")
     identity = run_identity(config, white_box, black_box, task)
     out = open_run_folder(out_dir, identity, identity_file="run.json", field="out_dir",
                           start_over=start_over, keep=("*cache.sqlite*",), error=config_error).path
