@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .errors import ConfigError
-from .generation import GenerationSettings, chat_prompt, generate
+from .generation import GenerationSettings, chat_prompt, generate, generate_samples
 
 __all__ = ["Advisor", "Hint", "HINT_FORMATS", "drop_leaks"]
 
@@ -138,24 +138,41 @@ class Advisor:
                 f"Strategy: {action.instruction}\n"
                 f"A one-sentence hint that applies the strategy without giving the answer.\nHint:")
 
-    def render(self, questions: Sequence[str], actions: Sequence, *, progress: bool | str = False) -> list[Hint]:
-        """One hint per (question, action) pair."""
-        if len(questions) != len(actions):
-            raise ConfigError(f"actions: expected one action per question ({len(questions)}), got {len(actions)}")
+    def _settings(self) -> GenerationSettings:
         settings = self.settings
         if self.style == "plain" and "\n" not in settings.stop:
             settings = replace(settings, stop=tuple(settings.stop) + ("\n",))
-        prompts = [self.prompt(q, a) for q, a in zip(questions, actions)]
-        gens = generate(self.lm, prompts, settings, cache=self.cache, progress=progress)
-        hints = []
-        for q, g, a in zip(questions, gens, actions):
-            adv = _clean(g.text)
-            if self.filter_leaks:
-                adv = drop_leaks(adv, q)
-            if self.hint_format == "advisor":
-                text = adv or a.instruction
-            else:
-                text = f"{a.instruction} {adv}".strip()
-            hints.append(Hint(text=text, advisor_text=adv, raw_text=g.text, action=a.name, prompt_tokens=g.prompt_tokens,
-                              new_tokens=g.new_tokens, seconds=g.seconds, cached=g.cached))
-        return hints
+        return settings
+
+    def _hint(self, question: str, g, action) -> Hint:
+        adv = _clean(g.text)
+        if self.filter_leaks:
+            adv = drop_leaks(adv, question)
+        if self.hint_format == "advisor":
+            text = adv or action.instruction
+        else:
+            text = f"{action.instruction} {adv}".strip()
+        return Hint(text=text, advisor_text=adv, raw_text=g.text, action=action.name,
+                    prompt_tokens=g.prompt_tokens, new_tokens=g.new_tokens, seconds=g.seconds,
+                    cached=g.cached)
+
+    def _prompts(self, questions: Sequence[str], actions: Sequence) -> list[str]:
+        if len(questions) != len(actions):
+            raise ConfigError(f"actions: expected one action per question ({len(questions)}), got {len(actions)}")
+        return [self.prompt(q, a) for q, a in zip(questions, actions)]
+
+    def render(self, questions: Sequence[str], actions: Sequence, *, progress: bool | str = False) -> list[Hint]:
+        """One hint per (question, action) pair."""
+        prompts = self._prompts(questions, actions)
+        gens = generate(self.lm, prompts, self._settings(), cache=self.cache, progress=progress)
+        return [self._hint(q, g, a) for q, g, a in zip(questions, gens, actions)]
+
+    def render_samples(self, questions: Sequence[str], actions: Sequence, seeds: Sequence[int], *,
+                       progress: bool | str = False) -> list[list[Hint]]:
+        """``len(seeds)`` sampled hints per (question, action) pair (the settings must sample):
+        ``out[i][j]`` has seed ``seeds[j]`` (:func:`llm_bridge.generation.generate_samples`:
+        on CTranslate2 one batched call per group of prompts)."""
+        prompts = self._prompts(questions, actions)
+        gens = generate_samples(self.lm, prompts, self._settings(), seeds, cache=self.cache,
+                                progress=progress)
+        return [[self._hint(q, g, a) for g in row] for q, row, a in zip(questions, gens, actions)]

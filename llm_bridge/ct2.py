@@ -16,13 +16,22 @@ fingerprint, the CTranslate2 version and the compute type; written atomically). 
 Faithfulness: in ``float32`` greedy decoding gives the same text and token counts as the torch
 loop (tests/llm_bridge/test_ct2.py); ``int8`` may differ (measured in benchmarks).
 
-**Sampling stays on the torch loop** (for now): CTranslate2 draws from one ``std::mt19937`` per
-worker thread, seeded once, the first time that thread samples
-(``ctranslate2.set_random_seed`` afterwards changes nothing: measured, the same seed gave four
-different samples in a row). A prompt's sample would then depend on everything sampled before
-it in the process, which breaks both "every random thing takes a seed" and the soundness of
-the generation cache. :func:`llm_bridge.generation.generate` therefore decodes sampled settings
-with the torch loop, per-prompt seeds and all, and caches them under the torch fingerprint.
+**Sampling.** CTranslate2 draws from one ``std::mt19937`` per worker thread, seeded once, the
+first time that thread samples (``ctranslate2.set_random_seed`` afterwards changes nothing:
+measured, the same seed gave four different samples in a row). On a long-lived generator a
+prompt's sample would depend on everything sampled before it in the process, which breaks both
+"every random thing takes a seed" and the soundness of the generation cache. So:
+
+* :func:`llm_bridge.generation.generate` (one sample per prompt, per-prompt seeds) decodes
+  sampled settings with the torch loop and caches them under the torch fingerprint;
+* :meth:`Ct2Engine.sample_batch` (several samples per prompt in one call, ``num_hypotheses``:
+  the K responses of CycleAlign) creates a **fresh generator** (new worker thread) right after
+  ``set_random_seed(s)``, with ``s`` a hash of the call's seeds, prompts and settings, under a
+  lock: its samples are a function of exactly those (tested), never of what ran before. A
+  sample then depends on the other prompts of its call, which is why
+  :func:`llm_bridge.generation.generate_samples` calls it on fixed groups of
+  :data:`SAMPLE_GROUP` prompts. A fresh generator costs a model load (0.3 s for SmolLM2-135M
+  int8 here), once per group.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ from persuasion.runs import atomic_dir
 from .errors import ConfigError
 from .models import LoadedModel, cache_dir, load_causal_lm
 
-__all__ = ["ENGINES", "ENGINE_CHOICES", "default_compute_type", "default_engine", "ct2_available",
+__all__ = ["ENGINES", "ENGINE_CHOICES", "SAMPLE_GROUP", "default_compute_type", "default_engine", "ct2_available",
            "resolve_engine", "Ct2Engine", "converted_folder", "with_ct2", "with_engine",
            "load_on_engine"]
 
@@ -51,8 +60,12 @@ ENGINES = ("torch", "ct2")
 #: What ``--engine`` accepts: an engine, or ``auto`` (ct2 where it is installed, else torch).
 ENGINE_CHOICES = ("auto",) + ENGINES
 
+#: Prompts per seeded sampling call on ct2 (a sample depends on the other prompts of its group).
+SAMPLE_GROUP = 8
+
 _MARKER = "persuasion-ct2.json"
 _convert_lock = threading.Lock()
+_seed_lock = threading.Lock()
 
 
 def default_compute_type(device: str) -> str:
@@ -116,10 +129,7 @@ def converted_folder(lm: LoadedModel, compute_type: str) -> Path:
     with _convert_lock, tempfile.TemporaryDirectory(prefix="persuasion-ct2-src-") as src:
         if (folder / _MARKER).exists():  # converted by another thread meanwhile
             return folder
-        model = lm.model
-        if callable(getattr(model, "merge_and_unload", None)):
-            # a peft model (a trained Advisor): convert its merged weights, not its adapter
-            model = copy.deepcopy(model).merge_and_unload()
+        model = _plain_copy(lm.model)
         model.save_pretrained(src)
         lm.tokenizer.save_pretrained(src)
         del model
@@ -130,6 +140,27 @@ def converted_folder(lm: LoadedModel, compute_type: str) -> Path:
                 "source_fingerprint": lm.fingerprint, "ctranslate2": ctranslate2.__version__,
                 "compute_type": compute_type}, indent=1))
     return folder
+
+
+def _plain_copy(model):
+    """``model`` itself, or, when it carries LoRA adapters (a ``PeftModel``, or adapters
+    injected in place by :func:`llm_bridge.training.lora.attach_lora`), a copy of the model it
+    computes: each adapter layer merged into its base layer (or dropped while the adapters are
+    disabled) and replaced by that base layer, so that ``save_pretrained`` writes plain weights."""
+    if callable(getattr(model, "merge_and_unload", None)):  # a PeftModel
+        model = model.get_base_model()
+    if not any(hasattr(m, "lora_A") and hasattr(m, "base_layer") for m in model.modules()):
+        return model
+    plain = copy.deepcopy(model)
+    for name, module in list(plain.named_modules()):
+        if not (hasattr(module, "lora_A") and hasattr(module, "base_layer")):
+            continue
+        if not getattr(module, "disable_adapters", False) and getattr(module, "active_adapters", None):
+            module.merge(safe_merge=False)
+        parent_name, _, child = name.rpartition(".")
+        parent = plain.get_submodule(parent_name) if parent_name else plain
+        setattr(parent, child, module.get_base_layer())
+    return plain
 
 
 @dataclass
@@ -152,10 +183,16 @@ class Ct2Engine:
     device: str
     folder: Path
     source_fingerprint: str = ""
+    threads: int = 0
 
     @property
     def name(self) -> str:
         return f"ct2-{_ct2().__version__}-{self.compute_type}"
+
+    @property
+    def sample_group(self) -> int:
+        """Prompts per :meth:`sample_batch` call (:data:`SAMPLE_GROUP`)."""
+        return SAMPLE_GROUP
 
     def decode_batch(self, lm: LoadedModel, prompts, ids_rows, settings, *, eos_ids) -> list[list[int]]:
         """The new token ids of each prompt of one batch (end-of-sequence tokens removed).
@@ -176,6 +213,32 @@ class Ct2Engine:
         results = self.generator.generate_batch(tokens, sampling_topk=1, **opts)
         skip = set() if settings.ignore_eos else set(eos_ids)
         return [[i for i in r.sequences_ids[0] if i not in skip] for r in results]
+
+    def sample_batch(self, lm: LoadedModel, ids_rows, settings, seeds, *, eos_ids) -> list[list[list[int]]]:
+        """``len(seeds)`` sampled continuations of each prompt row (new token ids, end tokens
+        removed), from a fresh generator seeded by the seeds, the rows and the settings
+        (module docstring); ``settings.seed`` is not used."""
+        ctranslate2 = _ct2()
+        tok = lm.tokenizer
+        digest = hashlib.sha256(json.dumps([list(seeds), [list(r) for r in ids_rows],
+                                            settings.cache_key()]).encode("utf-8")).digest()
+        opts = dict(max_length=settings.max_new_tokens, include_prompt_in_result=False, beam_size=1,
+                    num_hypotheses=len(seeds), sampling_topk=0, sampling_topp=float(settings.top_p),
+                    sampling_temperature=float(settings.temperature))
+        if settings.ignore_eos:
+            opts["min_length"] = settings.max_new_tokens
+        elif eos_ids:
+            opts["end_token"] = [int(i) for i in sorted(eos_ids)]
+        tokens = [tok.convert_ids_to_tokens(list(r)) for r in ids_rows]
+        with _seed_lock:  # the new worker thread seeds its generator at its first draw
+            ctranslate2.set_random_seed(int.from_bytes(digest[:4], "little"))
+            fresh = ctranslate2.Generator(str(self.folder), device=self.device,
+                                          compute_type=self.compute_type, inter_threads=1,
+                                          intra_threads=self.threads)
+            results = fresh.generate_batch(tokens, **opts)
+        del fresh
+        skip = set() if settings.ignore_eos else set(eos_ids)
+        return [[[i for i in seq if i not in skip] for seq in r.sequences_ids] for r in results]
 
     def score(self, lm: LoadedModel, prompt_ids, completion_ids, *, batch_size: int = 8):
         """``(sums, counts)``: summed log-probability and count of each completion's tokens
@@ -211,7 +274,7 @@ def with_ct2(lm: LoadedModel, *, compute_type: str | None = None, threads: int |
     generator = ctranslate2.Generator(str(folder), device=device, compute_type=compute_type,
                                       intra_threads=threads or 0)
     engine = Ct2Engine(generator=generator, compute_type=compute_type, device=device, folder=folder,
-                       source_fingerprint=lm.fingerprint)
+                       source_fingerprint=lm.fingerprint, threads=threads or 0)
     return replace(lm, fingerprint=f"{lm.fingerprint}|{engine.name}", engine=engine)
 
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) at start-up
@@ -38,6 +39,7 @@ __all__ = [
     "Generation",
     "chat_prompt",
     "generate",
+    "generate_samples",
     "sequence_logprobs",
     "encode_prompts",
     "token_logprobs",
@@ -369,6 +371,83 @@ def generate(lm, prompts: Sequence[str], settings: GenerationSettings | None = N
     if bar is not None:
         bar.close()
     return results  # type: ignore[return-value]
+
+
+def generate_samples(lm, prompts: Sequence[str], settings: GenerationSettings, seeds: Sequence[int], *,
+                     cache=None, progress: bool | str = False) -> list[list[Generation]]:
+    """Several sampled continuations per prompt: ``out[i][j]`` is prompt ``i``'s sample of seed
+    ``seeds[j]`` (``settings.do_sample`` must be True; ``settings.seed`` is replaced).
+
+    * torch loop: ``generate(lm, prompts, replace(settings, seed=seeds[j]))`` for each ``j``
+      (per-row seeds: a sample depends only on its seed and its prompt);
+    * CTranslate2 (``lm.engine``): the prompts, in the given order, in fixed groups of
+      ``lm.engine.sample_group``; each group is one call with ``len(seeds)`` hypotheses per prompt
+      from a generator seeded by the seeds, the group's prompts and the settings
+      (:meth:`llm_bridge.ct2.Ct2Engine.sample_batch`). A sample depends on its group, and its
+      cache key says so (a group is read from the cache whole, or decoded again).
+
+    Stop strings and token counts follow :func:`generate`'s rules on both engines.
+    """
+    if not settings.do_sample:
+        raise ConfigError("settings: generate_samples needs do_sample=True")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("seeds: expected at least one seed")
+    engine = getattr(lm, "engine", None)
+    if engine is None or not hasattr(engine, "sample_batch"):
+        outs = [generate(lm, prompts, replace(settings, seed=s), cache=cache,
+                         progress=f"{progress} {j + 1}/{len(seeds)}" if isinstance(progress, str) else progress)
+                for j, s in enumerate(seeds)]
+        return [[outs[j][i] for j in range(len(seeds))] for i in range(len(prompts))]
+    prompts = list(prompts)
+    skey = {**settings.cache_key(), "seeds": seeds}
+    skey.pop("seed", None)
+    size = max(1, int(engine.sample_group))
+    results: list[list[Generation]] = [[] for _ in prompts]
+    bar = None
+    if progress and prompts:
+        bar = tqdm(total=len(prompts), desc=progress if isinstance(progress, str) else "sample", unit="prompt")
+    eos = set() if settings.ignore_eos else _eos_ids(lm)
+    limit = _max_positions(lm)
+    for start in range(0, len(prompts), size):
+        idx = list(range(start, min(start + size, len(prompts))))
+        group = hashlib.sha256(json.dumps([prompts[i] for i in idx]).encode("utf-8")).hexdigest()[:16]
+        # the position too: a prompt may appear twice in a group, with other samples each time
+        keys = [[cache.key(lm.fingerprint, prompts[i], {**skey, "group": group, "position": i - start,
+                                                        "hypothesis": j})
+                 for j in range(len(seeds))] for i in idx] if cache is not None else None
+        hits = [[cache.get(k) for k in row] for row in keys] if keys is not None else None
+        if hits is not None and all(h is not None for row in hits for h in row):
+            for i, row in zip(idx, hits):
+                results[i] = [Generation(h["text"], h["prompt_tokens"], h["new_tokens"], 0.0, True) for h in row]
+        else:
+            encoded = encode_prompts(lm, [prompts[i] for i in idx])
+            for i, e in zip(idx, encoded):
+                if not e:
+                    raise ConfigError(f"prompts[{i}]: the prompt encodes to no tokens")
+                if limit is not None and len(e) + settings.max_new_tokens > limit:
+                    raise ConfigError(f"prompts[{i}]: {len(e)} prompt tokens + max_new_tokens="
+                                      f"{settings.max_new_tokens} exceed the model's {limit} positions")
+            t0 = time.perf_counter()
+            new = engine.sample_batch(lm, encoded, settings, seeds, eos_ids=eos)
+            share = (time.perf_counter() - t0) / (len(idx) * len(seeds))
+            items = []
+            for k, (i, e) in enumerate(zip(idx, encoded)):
+                row = []
+                for j, ids in enumerate(new[k]):
+                    ids = _stopped(lm.tokenizer, ids, settings.stop)
+                    text = _cut_at_stop(lm.tokenizer.decode(ids, skip_special_tokens=True), settings.stop)
+                    row.append(Generation(text, len(e), len(ids), share, False))
+                    if keys is not None:
+                        items.append((keys[k][j], {"text": text, "prompt_tokens": len(e), "new_tokens": len(ids)}))
+                results[i] = row
+            if items:
+                cache.put_many(items)
+        if bar is not None:
+            bar.update(len(idx))
+    if bar is not None:
+        bar.close()
+    return results
 
 
 def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence[list[int]], *,

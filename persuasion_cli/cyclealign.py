@@ -95,7 +95,8 @@ def add_cyclealign_command(subparsers) -> None:
                    help="torch CPU threads (default: torch's choice; 1 is much faster when other "
                         "jobs share the cores)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
-    add_engine_options(p, "a local black box (the white box trains, decodes and scores on torch)")
+    add_engine_options(p, "the white box's sampling, scoring and evaluation (re-converted after "
+                          "each cycle's training; training is on torch) and a local black box")
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")
@@ -118,7 +119,8 @@ def cyclealign_command(args) -> int:
         label=args.label, sft_weight=args.sft_weight, lr=args.lr, epochs=args.epochs,
         grad_accum=args.grad_accum, lora_r=args.lora_r, lora_alpha=2.0 * args.lora_r,
         n_demos=args.n_demos, reward=args.reward, baseline_sft=not args.no_baseline,
-        batch_size=args.batch_size, progress=not args.no_progress)
+        batch_size=args.batch_size, progress=not args.no_progress, engine=args.engine,
+        compute_type=args.compute_type)
     out = args.out or default_out_dir(args.task, args.seed)
     with prints_to_stderr():  # stdout holds the result only
         task = load_task(args.task)

@@ -89,8 +89,8 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--gen-batch-size", type=_positive("--gen-batch-size"), default=d.gen_batch_size,
                    help="prompts per generation batch")
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
-    add_engine_options(p, "the Receivers and the evaluations' hints (training hints are sampled "
-                          "on torch)")
+    add_engine_options(p, "the Receivers, the sampled training hints and the evaluations' hints "
+                          "(training itself is on torch)")
     p.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from persuasion.runs import atomic_dir
 from ..errors import ConfigError
 
 __all__ = [
-    "LoraSettings", "default_target_modules", "attach_lora", "add_adapter", "set_active_adapter",
+    "adapter_hash", "LoraSettings", "default_target_modules", "attach_lora", "add_adapter", "set_active_adapter",
     "has_lora", "lora_parameters", "AdapterTrainer", "save_checkpoint", "load_checkpoint", "load_adapter",
 ]
 
@@ -123,6 +124,17 @@ def _lora_config(model, settings: LoraSettings):
     return LoraConfig(task_type="CAUSAL_LM", r=int(settings.r), lora_alpha=settings.alpha,
                       lora_dropout=settings.dropout, target_modules=targets, bias="none",
                       fan_in_fan_out=model_type in _GPT2_LIKE)
+
+
+def adapter_hash(peft_model, adapter_name: str = "default") -> str:
+    """SHA-256 (16 hex digits) of the adapter's weights."""
+    from peft import get_peft_model_state_dict
+
+    h = hashlib.sha256()
+    for key, value in sorted(get_peft_model_state_dict(peft_model, adapter_name=adapter_name).items()):
+        h.update(key.encode())
+        h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def attach_lora(model, settings: LoraSettings | None = None, *, seed: int = 0):

@@ -456,3 +456,42 @@ def test_real_smollm2_advisor_trains_end_to_end(tmp_path):
     assert [e["phase"] for e in res["training"]["epochs"]] == ["rft", "dpo"]
     assert res["after"]["posterior"]["n"] == 2
     assert (tmp_path / "before_after.png").exists()
+
+
+@pytest.mark.parametrize("engine", ["torch", "ct2"])
+def test_sampling_interrupted_resumes_to_the_same_hints(tmp_path, engine):
+    """The training hints of a run interrupted after its first chunk of samples, once resumed,
+    are those of an uninterrupted run (on ct2: chunks of SAMPLE_GROUP groups, each one call
+    with k hypotheses; on torch: per-prompt seeds)."""
+    if engine == "ct2":
+        pytest.importorskip("ctranslate2")
+    task = ToyTask()
+    cfg = _tiny_config(n_train=10, n_prior=12, k=2, epochs=1, method="rft", dpo_epochs=None, gen_batch_size=4,
+                       engine=engine)
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash(event, info):
+        if event == "sampled":
+            raise Crash("injected")
+
+    with pytest.raises(Crash):
+        train_advisor(cfg, out_dir=tmp_path / "a", advisor_lm=_fresh_advisor(), receiver=HashReceiver(),
+                      task=task, hooks=crash)
+    partial = at.read_jsonl(tmp_path / "a" / "samples.jsonl")
+    assert 0 < len(partial) < cfg.n_train * cfg.k
+    train_advisor(cfg, out_dir=tmp_path / "a", advisor_lm=_fresh_advisor(), receiver=HashReceiver(), task=task)
+    train_advisor(cfg, out_dir=tmp_path / "b", advisor_lm=_fresh_advisor(), receiver=HashReceiver(), task=task)
+
+    def hints(folder):
+        return sorted((r["uid"], r["action"], r["k"], r["hint"]) for r in at.read_jsonl(folder / "samples.jsonl"))
+
+    assert hints(tmp_path / "a") == hints(tmp_path / "b")
+    assert len(hints(tmp_path / "b")) == cfg.n_train * cfg.k
+    k_hints = {}
+    for uid, _, _, h in hints(tmp_path / "b"):
+        k_hints.setdefault(uid, set()).add(h)
+    assert any(len(v) > 1 for v in k_hints.values())  # the k hints of a group are samples, not copies
+    ident = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert ident["config"].get("engine") == (None if engine == "torch" else "ct2")

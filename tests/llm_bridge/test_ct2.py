@@ -4,6 +4,8 @@ to the torch scorer, and cache keys that keep engines apart."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 ctranslate2 = pytest.importorskip("ctranslate2")
@@ -161,6 +163,38 @@ def test_a_trained_adapter_is_converted_merged(llama_tiny):
     assert got == want
 
 
+def test_adapters_injected_in_place_convert_merged_or_dropped(llama_tiny):
+    """attach_lora injects adapters into the model itself (CycleAlign's white box, the
+    trained Advisor): the conversion is the model as it computes now, merged while the
+    adapters are on, the base model while they are disabled."""
+    import copy
+
+    import torch
+
+    from llm_bridge.models import LoadedModel
+    from llm_bridge.training.lora import attach_lora
+
+    lm = LoadedModel(name="llama-tiny-copy", model=copy.deepcopy(llama_tiny.model),
+                     tokenizer=llama_tiny.tokenizer, fingerprint=llama_tiny.fingerprint + "|copy",
+                     device=llama_tiny.device)
+    peft = attach_lora(lm, seed=0)
+    with torch.no_grad():
+        for name, p in lm.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    lm.model.eval()
+    settings = GenerationSettings(max_new_tokens=10, batch_size=5)
+    on = [g.text for g in generate(lm, PROMPTS, settings)]
+    assert on != [g.text for g in generate(llama_tiny, PROMPTS, settings)]
+    fast = ct2.with_ct2(replace(lm, fingerprint=lm.fingerprint + "|on"), compute_type="float32", threads=1)
+    assert [g.text for g in generate(fast, PROMPTS, settings)] == on
+    with peft.disable_adapter():
+        off = ct2.with_ct2(replace(lm, fingerprint=lm.fingerprint + "|off"), compute_type="float32", threads=1)
+    assert [g.text for g in generate(off, PROMPTS, settings)] == \
+        [g.text for g in generate(llama_tiny, PROMPTS, settings)]
+    assert any("lora_A" in n for n, _ in lm.model.named_parameters())  # the original keeps them
+
+
 def test_evaluation_records_its_engine_and_refuses_to_mix(tmp_path, llama_tiny):
     """The run identity names the resolved engine; a folder of one engine is refused to
     another (naming the field); a folder written before the field existed reads as torch; and
@@ -192,3 +226,79 @@ def test_evaluation_records_its_engine_and_refuses_to_mix(tmp_path, llama_tiny):
     again = run_evaluation(EvalConfig(**base, engine="torch", out=str(tmp_path / "torch")),
                            progress=False, models={"llama-tiny": llama_tiny})
     assert again.conditions == runs["torch"].conditions
+
+
+# ------------------------------------------------------------------ seeded sampling on ct2
+SAMPLED = GenerationSettings(max_new_tokens=8, do_sample=True, temperature=1.0, batch_size=4)
+
+
+def test_ct2_samples_are_a_function_of_their_call(llama_tiny, tmp_path):
+    """generate_samples on ct2: the same call gives the same samples, whatever was sampled
+    before in the process; other seeds give other samples; the hypotheses of a prompt differ;
+    a second call is read from the cache, whole."""
+    from llm_bridge.generation import generate_samples
+
+    fast = ct2.with_ct2(llama_tiny, compute_type="float32", threads=1)
+    prompts = PROMPTS * 2  # 10 prompts: two groups of SAMPLE_GROUP = 8 and 2
+    texts = lambda out: [[g.text for g in row] for row in out]  # noqa: E731
+    a = texts(generate_samples(fast, prompts, SAMPLED, [11, 12, 13]))
+    generate_samples(fast, PROMPTS[:2], SAMPLED, [5])  # other sampling in between
+    b = texts(generate_samples(fast, prompts, SAMPLED, [11, 12, 13]))
+    assert a == b and len(a) == 10 and all(len(r) == 3 for r in a)
+    assert texts(generate_samples(fast, prompts, SAMPLED, [21, 22, 23])) != a
+    assert all(len(set(r)) > 1 for r in a)  # a random tiny model: three different samples
+    cache = GenerationCache(tmp_path / "c.sqlite")
+    first = generate_samples(fast, prompts, SAMPLED, [11, 12, 13], cache=cache)
+    again = generate_samples(fast, prompts, SAMPLED, [11, 12, 13], cache=cache)
+    assert texts(first) == texts(again) == a  # prompts 0 and 5 are equal: their samples are not
+    assert a[0] != a[5]
+    assert not any(g.cached for r in first for g in r) and all(g.cached for r in again for g in r)
+    with pytest.raises(ConfigError, match="do_sample"):
+        generate_samples(fast, prompts, GenerationSettings(max_new_tokens=4), [1])
+
+
+def test_torch_samples_are_the_per_seed_generate_calls(llama_tiny):
+    from dataclasses import replace
+
+    from llm_bridge.generation import generate_samples
+
+    out = generate_samples(llama_tiny, PROMPTS, SAMPLED, [3, 4])
+    for j, s in enumerate([3, 4]):
+        assert [r[j].text for r in out] == [g.text for g in generate(llama_tiny, PROMPTS, replace(SAMPLED, seed=s))]
+
+
+def test_ct2_samples_follow_the_model_distribution(llama_tiny):
+    """The first sampled token's frequencies over 600 samples match the torch model's softmax
+    at the same temperature (chi-square goodness of fit over the likeliest tokens)."""
+    import numpy as np
+    import torch
+    from scipy.stats import chisquare
+
+    from llm_bridge.generation import encode_prompts
+
+    temperature = 0.02  # the tiny random model's logits are flat: sharpen them
+    settings = GenerationSettings(max_new_tokens=1, do_sample=True, temperature=temperature,
+                                  ignore_eos=True, batch_size=1)
+    prompt = PROMPTS[0]
+    ids = encode_prompts(llama_tiny, [prompt])[0]
+    with torch.no_grad():
+        logits = llama_tiny.model(torch.tensor([ids])).logits[0, -1].double()
+    probs = torch.softmax(logits / temperature, -1).numpy()
+    fast = ct2.with_ct2(llama_tiny, compute_type="float32", threads=1)
+    out = fast.engine.sample_batch(fast, [ids], settings, list(range(600)), eos_ids=set())[0]
+    assert len(out) == 600 and all(len(o) == 1 for o in out)
+    counts = {}
+    for f in out:
+        counts[tuple(f)] = counts.get(tuple(f), 0) + 1
+    top = [int(t) for t in np.argsort(-probs)[:6] if probs[t] * 600 >= 5]
+    assert len(top) >= 2, "the test needs several likely tokens"
+    observed = [counts.get((t,), 0) for t in top]
+    expected = [probs[t] * 600 for t in top]
+    rest_o, rest_e = 600 - sum(observed), 600 - sum(expected)
+    if rest_e >= 5:
+        observed.append(rest_o)
+        expected.append(rest_e)
+    else:
+        expected[-1] += 600 - sum(expected)
+        observed[-1] += 600 - sum(observed)
+    assert chisquare(observed, expected).pvalue > 1e-3, (observed, expected)

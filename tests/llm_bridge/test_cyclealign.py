@@ -422,7 +422,7 @@ def test_run_identity_is_strict_and_the_measured_run_still_resumes(tmp_path):
     result = json.loads((folder / "result.json").read_text())
     assert CycleAlignResult.from_dict(result).to_dict() == result
     run = json.loads((folder / "run.json").read_text())
-    again = run_identity(CycleAlignConfig(**result["config"]), SimpleNamespace(fingerprint=run["white_box"]),
+    again = run_identity(CycleAlignConfig(**{"engine": "torch", **result["config"]}), SimpleNamespace(fingerprint=run["white_box"]),
                          SimpleNamespace(name=run["black_box"]), SimpleNamespace(name=run["task"]))
     assert settings_diff(run, again) == []
 
@@ -493,3 +493,55 @@ def test_measure_training_speed():
     out = measure_training_speed(fresh("gpt2-tiny"), k=2, prompt_words=10, completion_words=5, groups=2)
     assert out["groups_per_second"] > 0 and out["device"] == "cpu" and out["amp_dtype"] == "None"
     assert out["tokens_per_group"] > 2 * 10
+
+
+@pytest.mark.parametrize("engine", ["torch", "ct2"])
+def test_white_box_engine_in_identity_and_timings(tmp_path, engine):
+    if engine == "ct2":
+        pytest.importorskip("ctranslate2")
+    cfg = tiny_config(cycles=1, baseline_sft=False, engine=engine,
+                      compute_type="float32" if engine == "ct2" else None)
+    run_cyclealign(cfg, white_box=fresh("llama-tiny"), black_box=ScriptedJudge(), task=FakeTask(),
+                   out_dir=tmp_path)
+    ident = json.loads((tmp_path / "run.json").read_text())
+    (cycle,) = [r for r in read_metrics(tmp_path / "metrics.jsonl") if r["record"] == "cycle"]
+    if engine == "torch":  # the identity of the folders written before the engine field
+        assert "engine" not in ident["config"] and "convert" not in cycle["seconds"]
+    else:
+        assert (ident["config"]["engine"], ident["config"]["compute_type"]) == ("ct2", "float32")
+        assert cycle["seconds"]["convert"] > 0
+
+
+def test_the_ct2_view_follows_the_adapter(tmp_path):
+    """CycleRun.view() on ct2 scores as the torch model does now: after the adapter changes
+    it is converted again (never a stale copy), and while the adapter is disabled it is the
+    base model."""
+    pytest.importorskip("ctranslate2")
+    import torch
+
+    from llm_bridge.generation import sequence_logprobs
+    from llm_bridge.training.cyclealign.state import CycleRun
+
+    lm = fresh("llama-tiny")
+    run = CycleRun(tiny_config(engine="ct2", compute_type="float32"), lm, ScriptedJudge(), FakeTask(),
+                   tmp_path, None)
+    prompts, texts = ["Q: 2 + 2 =", "Name a colour:"], [" 4", " blue, or red"]
+
+    def both():
+        torch_scores = sequence_logprobs(lm, prompts, texts)[:, 0]
+        return torch_scores, sequence_logprobs(run.view(), prompts, texts)[:, 0]
+
+    a_torch, a_ct2 = both()
+    assert torch.allclose(a_torch, a_ct2, atol=1e-3)
+    first = run.view()
+    assert run.view() is first  # unchanged adapter: no new conversion
+    with torch.no_grad():
+        for name, p in lm.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    b_torch, b_ct2 = both()
+    assert run.view() is not first and not torch.allclose(a_torch, b_torch, atol=1e-2)
+    assert torch.allclose(b_torch, b_ct2, atol=1e-3)
+    with run.peft.disable_adapter():
+        c_torch, c_ct2 = both()
+    assert torch.allclose(c_torch, a_torch, atol=1e-5) and torch.allclose(c_ct2, a_torch, atol=1e-3)

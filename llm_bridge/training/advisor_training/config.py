@@ -76,10 +76,11 @@ class AdvisorTrainingConfig:
     gen_batch_size : int
         Generation batch size (does not change results).
     engine, compute_type : str
-        Decoding engine of the Receivers and of the evaluations' Advisor hints
-        (:func:`llm_bridge.ct2.resolve_engine`: ``auto`` is ct2 where CTranslate2 is installed).
-        The hints sampled for training run on the torch loop on either engine (sampling is
-        seeded per prompt there), and so does the Advisor's training.
+        Decoding engine of the Receivers, of the evaluations' Advisor hints and of the sampled
+        training hints (:func:`llm_bridge.ct2.resolve_engine`: ``auto`` is ct2 where
+        CTranslate2 is installed; there the ``k`` hints of a chunk of groups are one call with
+        ``k`` hypotheses). Training is on torch; the trained Advisor is converted merged for
+        the after evaluation.
     device : str
     progress : bool
     """

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 
 from ...ct2 import with_engine
 from ...errors import ConfigError
 from ...models import LoadedModel
 from ...receivers import LocalReceiver, make_receiver
+from ..lora import adapter_hash
 
 __all__ = ["adapter_hash", "trained_view", "resolve_transfer_receiver", "receiver_object"]
-
-
-def adapter_hash(peft_model, adapter_name: str = "default") -> str:
-    """SHA-256 (16 hex digits) of the adapter's weights."""
-    from peft import get_peft_model_state_dict
-
-    h = hashlib.sha256()
-    for key, value in sorted(get_peft_model_state_dict(peft_model, adapter_name=adapter_name).items()):
-        h.update(key.encode())
-        h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def trained_view(lm, peft_model, *, adapter_name: str = "default"):

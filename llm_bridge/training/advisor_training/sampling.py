@@ -12,6 +12,7 @@ from persuasion.runs import append_jsonl, derive_rng, derive_seed, read_jsonl, r
 
 from ...abstract_game import default_actions
 from ...advisor import Advisor
+from ...ct2 import SAMPLE_GROUP, with_engine
 from ...errors import ConfigError
 from ...evaluate import default_n_train
 from ...generation import GenerationSettings
@@ -108,6 +109,8 @@ def sample(run: AdvisorRun, tg: TrainingGroups) -> tuple[list[dict], float]:
     repair_jsonl(path)
     rows = read_jsonl(path)
     done = {(r["uid"], r["action"], r["k"]) for r in rows}
+    if cfg.engine_setting()[0] != "torch":
+        return _sample_on_engine(run, tg, rows, done)
     # sample-major order: a chunk shares one sampling seed, so its hints are one batch
     jobs = [(g, j) for j in range(cfg.k) for g in tg.groups if (g[1].uid, g[3], j) not in done]
     bar = None
@@ -124,11 +127,53 @@ def sample(run: AdvisorRun, tg: TrainingGroups) -> tuple[list[dict], float]:
         if bar is not None:
             bar.update(len(part))
         run.hook("sampled", n=len(rows))
+    return _finish(bar, tg, rows, cfg.k), time.perf_counter() - t0
+
+
+def _finish(bar, tg: TrainingGroups, rows: list, k: int) -> list[dict]:
+    """Close the progress bar; the rows of this run's groups and sample indices."""
     if bar is not None:
         bar.close()
     wanted = {(g[1].uid, g[3]) for g in tg.groups}
-    rows = [r for r in rows if (r["uid"], r["action"]) in wanted and r["k"] < cfg.k]
-    return rows, time.perf_counter() - t0
+    return [r for r in rows if (r["uid"], r["action"]) in wanted and r["k"] < k]
+
+
+def _sample_on_engine(run: AdvisorRun, tg: TrainingGroups, rows: list, done: set) -> tuple[list[dict], float]:
+    """:func:`sample` on CTranslate2: fixed chunks of :data:`~llm_bridge.ct2.SAMPLE_GROUP`
+    groups in order, each one call with ``k`` hypotheses per prompt (seeds
+    ``derive_seed(seed, HINTS, j)``), so a chunk's hints depend on the chunk only, and a resumed
+    run redraws (or reads from the cache) exactly the hints an uninterrupted one drew."""
+    cfg = run.cfg
+    path = run.out / "samples.jsonl"
+    engine, compute_type = cfg.engine_setting()
+    seeds = [derive_seed(cfg.seed, HINTS, j) for j in range(cfg.k)]
+    chunks = [tg.groups[i:i + SAMPLE_GROUP] for i in range(0, len(tg.groups), SAMPLE_GROUP)]
+    todo = [c for c in chunks if any((g[1].uid, g[3], j) not in done for g in c for j in range(cfg.k))]
+    bar = None
+    if cfg.progress and todo:
+        bar = tqdm(total=sum(len(c) for c in todo) * cfg.k, desc="advisor samples", unit="hint")
+    t0 = time.perf_counter()
+    advisor = None
+    for chunk in todo:
+        if advisor is None:  # converted (once, cached) only when something is left to draw
+            run.lm.model.eval()
+            advisor = Advisor(with_engine(run.lm, engine, compute_type=compute_type), cache=run.cache,
+                              hint_format=cfg.hint_format, settings=GenerationSettings(
+                                  max_new_tokens=cfg.hint_tokens, do_sample=True,
+                                  temperature=float(cfg.temperature), top_p=float(cfg.top_p),
+                                  batch_size=cfg.gen_batch_size))
+        drawn = advisor.render_samples([g[1].question for g in chunk], [tg.actions[g[3]] for g in chunk],
+                                       seeds)
+        left = [(n, j) for n, g in enumerate(chunk) for j in range(cfg.k) if (g[1].uid, g[3], j) not in done]
+        part = [(chunk[n], j) for n, j in left]
+        hints = [drawn[n][j] for n, j in left]
+        new = _answered(run, tg, part, hints, advisor)
+        append_jsonl(path, new)
+        rows.extend(new)
+        if bar is not None:
+            bar.update(len(chunk) * cfg.k)
+        run.hook("sampled", n=len(rows))
+    return _finish(bar, tg, rows, cfg.k), time.perf_counter() - t0
 
 
 def _sample_chunk(run: AdvisorRun, tg: TrainingGroups, part) -> list[dict]:
@@ -141,6 +186,13 @@ def _sample_chunk(run: AdvisorRun, tg: TrainingGroups, part) -> list[dict]:
                                                [tg.actions[part[n][0][3]] for n in idx])
         for n, h in zip(idx, rendered):
             hints[n] = h
+    return _answered(run, tg, part, hints, None)
+
+
+def _answered(run: AdvisorRun, tg: TrainingGroups, part, hints, advisor) -> list[dict]:
+    """The Receiver's answers to the hints of ``part`` (``(group, sample index)`` jobs), as
+    ``samples.jsonl`` rows; ``advisor`` renders the prompts (None: sample ``j``'s Advisor)."""
+    cfg = run.cfg
     answer_settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
     resp = respond(run.receiver, run.task, [g[1] for g, _ in part], [h.text for h in hints], answer_settings)
     new = []
@@ -148,7 +200,7 @@ def _sample_chunk(run: AdvisorRun, tg: TrainingGroups, part) -> list[dict]:
         i, p, x, a = g
         new.append({
             "uid": p.uid, "index": i, "state": tg.state_names[x], "action": a, "k": j,
-            "prompt": _advisor(run, tg, j).prompt(p.question, tg.actions[a]),
+            "prompt": (advisor or _advisor(run, tg, j)).prompt(p.question, tg.actions[a]),
             "advisor_text": h.advisor_text, "hint": h.text, "answer": r.answer,
             "extracted": r.extracted, "correct": bool(r.correct), "score": float(r.score),
             "reward": float(r.correct) if cfg.reward == "correct" else float(r.score),

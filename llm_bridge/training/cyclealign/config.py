@@ -86,6 +86,11 @@ class CycleAlignConfig:
         same for 4 or 32 rows (the weights are read once per step), hence 32.
     progress : bool
         Progress bars on stderr.
+    engine, compute_type : str
+        Decoding engine of the white box (:func:`llm_bridge.ct2.resolve_engine`; ``auto``: ct2
+        where installed). On ct2 its K samples are batched calls with K hypotheses
+        (:func:`llm_bridge.generation.generate_samples`), its ranking is ``score_batch``, and
+        it is re-converted (merged) whenever its adapter changed; training stays on torch.
     """
 
     cycles: int = 3
@@ -121,6 +126,8 @@ class CycleAlignConfig:
     baseline_sft: bool = True
     batch_size: int = 32
     progress: bool = False
+    engine: str = "auto"
+    compute_type: str | None = None
 
     def __post_init__(self):
         def positive_int(name, minimum=1):

@@ -10,7 +10,7 @@ from tqdm import tqdm  # the plain bar: tqdm.auto would import asyncio (0.15 s) 
 from persuasion.runs import (append_jsonl, atomic_write_json, completed_prefix, open_run_folder,
                              read_jsonl, repair_jsonl, write_jsonl)
 
-from ...ct2 import with_engine
+from ...ct2 import resolve_engine, with_engine
 from ...errors import ConfigError
 from ...validate import config_error
 from ..lora import AdapterTrainer, add_adapter, lora_parameters, save_checkpoint, set_active_adapter
@@ -27,6 +27,10 @@ def run_identity(config: CycleAlignConfig, white_box, black_box, task) -> dict:
     """The settings fingerprint of a run (``run.json``): the task, both models and every
     setting but the resume-free ones (``cycles``, ``progress``, ``batch_size``, ``baseline_sft``)."""
     cfg = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE}
+    device = getattr(getattr(white_box, "device", None), "type", "cpu")
+    engine, compute_type = resolve_engine(cfg.pop("engine"), cfg.pop("compute_type"), device)
+    if engine != "torch":  # absent: the folders written before the field, all on torch
+        cfg["engine"], cfg["compute_type"] = engine, compute_type
     identity = {"task": getattr(task, "name", type(task).__name__),
                 "white_box": white_box.fingerprint,
                 "black_box": getattr(black_box, "name", type(black_box).__name__),
@@ -56,6 +60,7 @@ def _cycle(run: CycleRun, train, test, heldout, cycle: int, total_steps: int) ->
     """One cycle (collect, train, evaluate, checkpoint); returns its ``metrics.jsonl`` row."""
     config = run.cfg
     t_cycle = time.perf_counter()
+    converted = run.convert_seconds
     run.hook("cycle_start", cycle=cycle)
     groups, stats = collect(run, train, cycle)
     write_jsonl(run.out / "cycles" / f"{cycle:03d}.jsonl", groups, sort_keys=True)
@@ -65,6 +70,8 @@ def _cycle(run: CycleRun, train, test, heldout, cycle: int, total_steps: int) ->
     ev = run.evaluate(test, heldout, f"cycle-{cycle:03d}")
     seconds = stats["seconds"]
     seconds.update({"train": tr.pop("train_seconds"), "eval": ev.pop("eval_seconds")})
+    if run.engine != "torch":  # converting the white box for its engine (inside sample and eval)
+        seconds["convert"] = run.convert_seconds - converted
     run.save(cycle, total_steps)
     seconds["total"] = time.perf_counter() - t_cycle
     train_s = seconds["train"]
@@ -85,7 +92,8 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     white_box : LoadedModel
         The trainable model. LoRA adapters are attached to ``white_box.model`` in place
         (so pass a freshly loaded model); afterwards it generates with the final adapter. It
-        decodes and scores on the torch loop (a model on another engine is switched back).
+        trains on torch and decodes and scores on ``config.engine`` (a converted copy of its
+        current weights, re-converted after each change of its adapter).
     black_box : Receiver
         The judge; must not wrap ``white_box`` itself.
     task : Task
@@ -111,8 +119,7 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     """
     if not isinstance(config, CycleAlignConfig):
         raise ConfigError(f"config: expected a CycleAlignConfig, got {type(config).__name__}")
-    # the white box trains in place: it decodes and scores on the torch loop, which always
-    # sees its current weights (a converted copy would go stale after the first step)
+    # the white box trains in place on torch; CycleRun.view() is what decodes and scores
     white_box = with_engine(white_box, "torch")
     identity = run_identity(config, white_box, black_box, task)
     out = open_run_folder(out_dir, identity, identity_file="run.json", field="out_dir",

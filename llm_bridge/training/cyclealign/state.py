@@ -5,6 +5,7 @@ checkpoints. The steps of a cycle are in :mod:`.cycle`, the loop in :mod:`.run`.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -12,10 +13,12 @@ import numpy as np
 
 from persuasion.runs import derive_seed, read_jsonl, write_jsonl
 
+from ...ct2 import resolve_engine, with_ct2
 from ...errors import ConfigError
-from ...generation import GenerationSettings, chat_prompt, generate
+from ...generation import GenerationSettings, chat_prompt, generate, generate_samples
 from ..logprobs import completion_logprobs
-from ..lora import AdapterTrainer, LoraSettings, attach_lora, load_checkpoint, lora_parameters, save_checkpoint
+from ..lora import (AdapterTrainer, LoraSettings, adapter_hash, attach_lora, load_checkpoint,
+                    lora_parameters, save_checkpoint)
 from ..ranking import pairwise_accuracy
 from .config import CycleAlignConfig
 from .judge import DemonstrationStore
@@ -57,6 +60,29 @@ class CycleRun:
         self.store = DemonstrationStore(config.demo_pool, config.demo_min_agreement,
                                         config.demo_max_chars)
         self.metrics_path = self.out / "metrics.jsonl"
+        self.engine, self.compute_type = resolve_engine(
+            config.engine, config.compute_type, getattr(white_box.device, "type", "cpu"))
+        self._view_key, self._view = None, None
+        self.convert_seconds = 0.0  # spent converting the white box for its engine
+
+    def view(self):
+        """The white box as it computes now, on the run's engine: itself on torch; on ct2 a
+        conversion of its current weights (adapter merged, or left out while disabled),
+        made again whenever the adapter changed (training steps, a restored checkpoint)."""
+        if self.engine == "torch":
+            return self.lm
+        disabled = any(getattr(m, "disable_adapters", False) for m in self.lm.model.modules()
+                       if hasattr(m, "lora_A"))
+        key = "base" if disabled else adapter_hash(self.peft)
+        if key != self._view_key:
+            t0 = time.perf_counter()
+            fp = self.lm.fingerprint if disabled else f"{self.lm.fingerprint}|lora:{key}"
+            self.lm.model.eval()
+            self._view = with_ct2(replace(self.lm, fingerprint=fp, engine=None),
+                                  compute_type=self.compute_type)
+            self._view_key = key
+            self.convert_seconds += time.perf_counter() - t0
+        return self._view
 
     # -- helpers
     def hook(self, event: str, **info) -> None:
@@ -75,20 +101,19 @@ class CycleRun:
         return [chat_prompt(self.lm, self.conversation(p)) for p in problems]
 
     def sample(self, problems, base_seed: int, desc: str):
-        """k sampled responses per problem: ``texts[i][j]``, ``finished[i][j]``."""
+        """k sampled responses per problem: ``texts[i][j]``, ``finished[i][j]`` (response
+        ``j`` has seed ``derive_seed(base_seed, j)``; on ct2 the k are one batched call per
+        group of prompts, :func:`llm_bridge.generation.generate_samples`)."""
         cfg = self.cfg
         prompts = self.prompts(problems)
-        texts = [[None] * cfg.k for _ in problems]
-        finished = [[None] * cfg.k for _ in problems]
-        for j in range(cfg.k):
-            settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=True,
-                                          temperature=cfg.temperature, top_p=cfg.top_p,
-                                          seed=derive_seed(base_seed, j), batch_size=cfg.batch_size)
-            gens = generate(self.lm, prompts, settings,
-                            progress=f"{desc} {j + 1}/{cfg.k}" if cfg.progress else False)
-            for i, g in enumerate(gens):
-                texts[i][j] = g.text
-                finished[i][j] = g.new_tokens < cfg.max_new_tokens
+        settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, do_sample=True,
+                                      temperature=cfg.temperature, top_p=cfg.top_p,
+                                      batch_size=cfg.batch_size)
+        gens = generate_samples(self.view(), prompts, settings,
+                                [derive_seed(base_seed, j) for j in range(cfg.k)],
+                                progress=desc if cfg.progress else False)
+        texts = [[g.text for g in row] for row in gens]
+        finished = [[g.new_tokens < cfg.max_new_tokens for g in row] for row in gens]
         return prompts, texts, finished
 
     def scores(self, prompts, texts, finished) -> list[list[float]]:
@@ -97,7 +122,7 @@ class CycleRun:
         flat_t = [t for ts in texts for t in ts]
         flat_f = [f for fs in finished for f in fs]
         self.lm.model.eval()
-        sums, counts = completion_logprobs(self.lm, flat_p, flat_t, add_end=flat_f,
+        sums, counts = completion_logprobs(self.view(), flat_p, flat_t, add_end=flat_f,
                                            batch_size=min(self.cfg.batch_size, 8))
         s = (sums / counts.clamp(min=1)).tolist()
         out, pos = [], 0
@@ -131,7 +156,7 @@ class CycleRun:
         cfg = self.cfg
         t0 = time.perf_counter()
         self.lm.model.eval()
-        gens = generate(self.lm, self.prompts(test),
+        gens = generate(self.view(), self.prompts(test),
                         GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
                         progress=f"evaluate {name}" if cfg.progress else False)
         texts = [g.text for g in gens]
