@@ -89,7 +89,7 @@ class EvalConfig:
     cache: str | None = None         # default: <out>/cache.sqlite, else the user cache folder
     game_from: str | None = None     # a previous run's summary.json (or its folder): reuse its game
     engine: str = "auto"             # local models: ct2, torch, or auto (ct2 where installed)
-    compute_type: str | None = None  # ct2 only; default int8 on the CPU, int8_float16 on CUDA
+    compute_type: str | None = None  # ct2 only; default float32 on the CPU, float16 on CUDA
     threads: int | None = None       # CPU threads of the ct2 engine (default: its own choice)
 
     def engine_setting(self) -> tuple[str, str | None]:

@@ -83,5 +83,6 @@ def add_engine_options(parser, what: str = "local models") -> None:
                         help=f"decoding engine of {what}: ct2 (CTranslate2) or torch; auto is ct2 "
                              "where CTranslate2 is installed, else torch")
     parser.add_argument("--compute-type", default=None,
-                        help="ct2 weights' compute type (default int8 on the CPU, int8_float16 "
-                             "on CUDA; float32 gives the torch loop's greedy text)")
+                        help="ct2 weights' compute type (default float32 on the CPU, the torch "
+                             "loop's greedy text; float16 on CUDA; int8 is faster but cost "
+                             "SmolLM2-135M accuracy, see the README)")

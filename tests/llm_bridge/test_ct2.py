@@ -112,8 +112,11 @@ def test_cache_keys_keep_engines_apart(llama_tiny, tmp_path):
 
 # ------------------------------------------------------------------ the engine of a run
 def test_resolve_engine_defaults_and_refusals():
-    assert ct2.resolve_engine("auto", None, "cpu") == ("ct2", "int8")
-    assert ct2.resolve_engine(None, None, "cuda:1") == ("ct2", "int8_float16")
+    assert ct2.resolve_engine("auto", None, "cpu") == ("ct2", "float32")
+    assert ct2.resolve_engine(None, None, "cuda:1") == ("ct2", "float16")
+    assert ct2.resolve_engine("ct2", "int8") == ("ct2", "int8")
+    with pytest.raises(ConfigError, match="^compute_type: int16 is measured to compute wrong answers"):
+        ct2.resolve_engine("ct2", "int16")
     assert ct2.resolve_engine("torch", None) == ("torch", None)
     assert ct2.resolve_engine("ct2", "float32") == ("ct2", "float32")
     with pytest.raises(ConfigError, match=r"^engine: expected one of auto, torch, ct2"):
@@ -206,7 +209,7 @@ def test_evaluation_records_its_engine_and_refuses_to_mix(tmp_path, llama_tiny):
     base = dict(task="chain_sum", n=3, n_calibration=2, n_train=10, seed=2, advisor="llama-tiny",
                 receiver="llama-tiny", max_new_tokens=12, hint_tokens=6, horizon=100)
     assert EvalConfig(**base).fingerprint()["engine"] == "ct2"
-    assert EvalConfig(**base).fingerprint()["compute_type"] == "int8"
+    assert EvalConfig(**base).fingerprint()["compute_type"] == "float32"
     runs = {}
     for engine, ctype in (("torch", None), ("ct2", "float32")):
         cfg = EvalConfig(**base, engine=engine, compute_type=ctype, out=str(tmp_path / engine))

@@ -416,3 +416,30 @@ def test_bench_generation_runs(gpt2_tiny, tmp_path, capsys):
     assert [r["mode"] for r in rows] == ["one at a time", "ours", "HF generate"]
     assert [r["new_tokens"] for r in rows] == [3, 6, 6]  # EOS ignored: exactly max_new_tokens
     assert rows[0]["ratio_vs_one_at_a_time"] == 1.0 and all(r["tokens_per_s"] > 0 for r in rows)
+
+
+def test_bench_generation_engines_prints_one_json_object():
+    """``bench_generation.py --engines torch ct2 ... --json`` as a user runs it: one JSON object
+    on stdout with a row per engine, model, batch and workload, and the ct2 / torch ratios."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("ctranslate2")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_generation.py"), "--engines", "torch", "ct2",
+         "--models", "llama-tiny", "--batches", "1", "2", "--prompts", "1", "--new-tokens", "3",
+         "--repeats", "1", "--threads", "1", "--json"],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    rows = out["rows"]
+    assert sorted((r["engine"], r["batch"]) for r in rows) == [("ct2", 1), ("ct2", 2), ("torch", 1), ("torch", 2)]
+    for r in rows:
+        assert {"engine", "model", "batch", "workload", "tokens_per_s"} <= set(r)
+        assert r["model"] == "llama-tiny" and r["tokens_per_s"] > 0
+        assert r["new_tokens"] == 3 * (1 if r["batch"] == 1 else 2)  # EOS ignored
+    assert [q["batch"] for q in out["ratios"]] == [1, 2] and all(q["ct2_over_torch"] > 0 for q in out["ratios"])

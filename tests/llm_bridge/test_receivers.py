@@ -492,7 +492,7 @@ def test_make_receiver_local(tiny):
     d = make_receiver("llama-tiny")
     if default_engine() == "ct2":
         assert d.lm.engine is not None and d.lm.fingerprint.startswith(tiny.fingerprint + "|ct2-")
-        assert d.lm.fingerprint.endswith("-int8")
+        assert d.lm.fingerprint.endswith("-float32")
     else:
         assert d.lm.engine is None
     with pytest.raises(ConfigError, match="compute_type"):
