@@ -177,6 +177,26 @@ def _plain_copy(model):
     return plain
 
 
+def _device_kind(device) -> str:
+    """``"cuda"`` for a CUDA device (a ``torch.device`` or a string such as ``"cuda:1"``),
+    else ``"cpu"``."""
+    kind = getattr(device, "type", None) or str(device)
+    return "cuda" if kind.startswith("cuda") else "cpu"
+
+
+def _stop_options(settings, eos_ids) -> tuple[dict, set]:
+    """The ``generate_batch`` options shared by greedy decoding and sampling (length, end
+    tokens) and the token ids to drop from the results: with ``settings.ignore_eos``
+    exactly ``max_new_tokens`` tokens, none dropped; otherwise a stop at any of ``eos_ids``."""
+    opts = dict(max_length=settings.max_new_tokens, include_prompt_in_result=False, beam_size=1)
+    if settings.ignore_eos:
+        opts["min_length"] = settings.max_new_tokens
+        return opts, set()
+    if eos_ids:
+        opts["end_token"] = [int(i) for i in sorted(eos_ids)]
+    return opts, set(eos_ids)
+
+
 @dataclass
 class Ct2Engine:
     """A CTranslate2 generator for one converted model.
@@ -217,15 +237,10 @@ class Ct2Engine:
         """
         tok = lm.tokenizer
         tokens = [tok.convert_ids_to_tokens(list(r)) for r in ids_rows]
-        opts = dict(max_length=settings.max_new_tokens, include_prompt_in_result=False, beam_size=1)
-        if settings.ignore_eos:
-            opts["min_length"] = settings.max_new_tokens
-        elif eos_ids:
-            opts["end_token"] = [int(i) for i in sorted(eos_ids)]
         if settings.do_sample:
             raise ConfigError("settings: sampling runs on the torch loop (see llm_bridge.ct2)")
+        opts, skip = _stop_options(settings, eos_ids)
         results = self.generator.generate_batch(tokens, sampling_topk=1, **opts)
-        skip = set() if settings.ignore_eos else set(eos_ids)
         return [[i for i in r.sequences_ids[0] if i not in skip] for r in results]
 
     def sample_batch(self, lm: LoadedModel, ids_rows, settings, seeds, *, eos_ids) -> list[list[list[int]]]:
@@ -236,13 +251,9 @@ class Ct2Engine:
         tok = lm.tokenizer
         digest = hashlib.sha256(json.dumps([list(seeds), [list(r) for r in ids_rows],
                                             settings.cache_key()]).encode("utf-8")).digest()
-        opts = dict(max_length=settings.max_new_tokens, include_prompt_in_result=False, beam_size=1,
-                    num_hypotheses=len(seeds), sampling_topk=0, sampling_topp=float(settings.top_p),
+        opts, skip = _stop_options(settings, eos_ids)
+        opts.update(num_hypotheses=len(seeds), sampling_topk=0, sampling_topp=float(settings.top_p),
                     sampling_temperature=float(settings.temperature))
-        if settings.ignore_eos:
-            opts["min_length"] = settings.max_new_tokens
-        elif eos_ids:
-            opts["end_token"] = [int(i) for i in sorted(eos_ids)]
         tokens = [tok.convert_ids_to_tokens(list(r)) for r in ids_rows]
         with _seed_lock:  # the new worker thread seeds its generator at its first draw
             ctranslate2.set_random_seed(int.from_bytes(digest[:4], "little"))
@@ -251,7 +262,6 @@ class Ct2Engine:
                                           intra_threads=self.threads)
             results = fresh.generate_batch(tokens, **opts)
         del fresh
-        skip = set() if settings.ignore_eos else set(eos_ids)
         return [[[i for i in seq if i not in skip] for seq in r.sequences_ids] for r in results]
 
     def score(self, lm: LoadedModel, prompt_ids, completion_ids, *, batch_size: int = 8):
@@ -278,7 +288,7 @@ def with_ct2(lm: LoadedModel, *, compute_type: str | None = None, threads: int |
     again) after the torch weights change (a merged adapter changes ``lm.fingerprint``).
     """
     ctranslate2 = _ct2()
-    device = "cuda" if getattr(lm.device, "type", str(lm.device)) == "cuda" else "cpu"
+    device = _device_kind(lm.device)
     compute_type = compute_type or default_compute_type(device)
     supported = ctranslate2.get_supported_compute_types(device)
     if compute_type not in supported:
@@ -304,7 +314,7 @@ def with_engine(lm: LoadedModel, engine: str | None, *, compute_type: str | None
     """``lm`` on ``engine`` (``"torch"``: the torch loop; ``"ct2"``: :func:`with_ct2`;
     None or ``"auto"``: :func:`default_engine`). A model already on the asked engine and
     compute type is returned as it is; one on another is switched (from its torch weights)."""
-    device = "cuda" if getattr(lm.device, "type", str(lm.device)) == "cuda" else "cpu"
+    device = _device_kind(lm.device)
     engine, compute_type = resolve_engine(engine, compute_type, device)
     if engine == "torch":
         return _torch_view(lm)
@@ -318,8 +328,7 @@ def load_on_engine(name: str, *, engine: str | None = None, compute_type: str | 
                    threads: int | None = None) -> LoadedModel:
     """:func:`~llm_bridge.models.load_causal_lm` then :func:`with_engine` (the engine is
     checked first, so that a bad one is refused before the slow load)."""
-    dev = "cuda" if str(device).startswith("cuda") else "cpu"
-    engine, compute_type = resolve_engine(engine, compute_type, dev)
+    engine, compute_type = resolve_engine(engine, compute_type, _device_kind(device))
     if engine == "ct2":
         _ct2()
     lm = load_causal_lm(name, device=device, dtype=dtype, seed=seed)
