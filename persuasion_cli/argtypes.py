@@ -5,11 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from persuasion.checks import integer_problem, positive_number_problem
 
 __all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter",
-           "add_job_output_options"]
+           "add_job_output_options", "add_engine_options", "add_sandbox_option",
+           "apply_sandbox_option", "SANDBOX_ENV"]
+
+#: The environment variable that chooses the sandbox of model-written code
+#: (:data:`llm_bridge.sandbox.ISOLATION_ENV`; named here so that parsing needs no LLM import).
+SANDBOX_ENV = "LLM_BRIDGE_SANDBOX"
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -86,3 +92,18 @@ def add_engine_options(parser, what: str = "local models") -> None:
                         help="ct2 weights' compute type (default float32 on the CPU, the torch "
                              "loop's greedy text; float16 on CUDA; int8 is faster but cost "
                              "SmolLM2-135M accuracy, see the README)")
+
+
+def add_sandbox_option(parser) -> None:
+    """``--weak-sandbox``: accept the audit-hook-only sandbox for model-written code where the
+    kernel sandbox (bubblewrap + seccomp) does not work (:mod:`llm_bridge.sandbox`)."""
+    parser.add_argument("--weak-sandbox", action="store_true",
+                        help="grade model-written code (code tasks) in the weak, audit-hook-only "
+                             "sandbox where the kernel sandbox (bubblewrap) is missing; code "
+                             "designed to escape can then reach this machine")
+
+
+def apply_sandbox_option(args) -> None:
+    """Set :data:`SANDBOX_ENV` to ``weak`` for this process when ``--weak-sandbox`` was given."""
+    if getattr(args, "weak_sandbox", False):
+        os.environ[SANDBOX_ENV] = "weak"

@@ -23,7 +23,8 @@ from llm_bridge.explain import persuasion_verdict
 from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.server import DEFAULT_MAX_TOKENS, check_host, serve
 
-from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
+from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
+                       add_sandbox_option)
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
 
@@ -72,6 +73,7 @@ def add_bridge_commands(sub) -> None:
                    help="prompts per generation batch")
     e.add_argument("--device", default="cpu", help="torch device of local models: cpu, cuda, cuda:1, ...")
     add_engine_options(e, "the Advisor and a local Receiver")
+    add_sandbox_option(e)
     e.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="CPU threads of torch and ct2 (default: their choice; use 1 when other jobs "
                         "share the cores)")

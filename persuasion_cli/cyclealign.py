@@ -28,7 +28,8 @@ from llm_bridge.receivers import check_receiver_specs, make_receiver
 from llm_bridge.tasks import load_task
 from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
 
-from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
+from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
+                       add_sandbox_option)
 from .argtypes import int_at_least as _int_at_least
 from .argtypes import positive_float as _positive_float
 from .console import prints_to_stderr, set_torch_threads
@@ -97,6 +98,7 @@ def add_cyclealign_command(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
     add_engine_options(p, "the white box's sampling, scoring and evaluation (re-converted after "
                           "each cycle's training; training is on torch) and a local black box")
+    add_sandbox_option(p)
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (on stderr)")

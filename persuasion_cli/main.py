@@ -17,6 +17,7 @@ import sys
 from persuasion import __version__
 from persuasion.errors import printable
 
+from .argtypes import apply_sandbox_option
 from .bridge import add_bridge_commands
 from .console import guard_stdout
 from .cyclealign import add_cyclealign_command
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
     args = build_parser().parse_args(argv)
+    apply_sandbox_option(args)
     try:
         return args.func(args)
     except Exception as exc:

@@ -14,7 +14,8 @@ from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.training.advisor_training import (METHODS, RFT_SELECT, SIGNALS,
                                                   AdvisorTrainingConfig, train_advisor)
 
-from .argtypes import DefaultsHelpFormatter, add_engine_options, add_job_output_options
+from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
+                       add_sandbox_option)
 from .argtypes import positive_float as _positive_float
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
@@ -91,6 +92,7 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     add_engine_options(p, "the Receivers, the sampled training hints and the evaluations' hints "
                           "(training itself is on torch)")
+    add_sandbox_option(p)
     p.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
     p.add_argument("--out", default=None, help="output folder (default: advisor-run-<task>-<seed>); "

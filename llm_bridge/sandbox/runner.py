@@ -20,14 +20,18 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 from llm_bridge.errors import ConfigError, SandboxError
 from llm_bridge.validate import check_int, check_positive
 
+from . import kernel
+
 __all__ = [
-    "BLOCKED_EXIT_CODE", "BLOCKED_MARKER", "CHILD_PATH", "INTERNAL_EXIT_CODE",
-    "MEMORY_EXIT_CODE", "SandboxResult", "network_namespace_available", "run_python",
+    "BLOCKED_EXIT_CODE", "BLOCKED_MARKER", "CHILD_PATH", "INTERNAL_EXIT_CODE", "ISOLATIONS",
+    "ISOLATION_ENV", "MEMORY_EXIT_CODE", "SandboxResult", "kernel_sandbox_status",
+    "network_namespace_available", "resolve_isolation", "run_python",
 ]
 
 #: Exit code of a child stopped by the audit hook.
@@ -45,6 +49,14 @@ _DETECT_TAIL = 4096
 _CODE_FILE = "main.py"
 #: The child program (:mod:`llm_bridge.sandbox.child`), run by this absolute path.
 CHILD_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+#: ``"kernel"``: bubblewrap and seccomp (:mod:`llm_bridge.sandbox.kernel`), the default;
+#: ``"weak"``: the audit hook and limits only (plus ``unshare -rn`` where it works).
+ISOLATIONS = ("kernel", "weak")
+#: Environment variable that chooses the isolation when ``run_python`` is not told
+#: (``kernel`` or ``weak``); the command line's ``--weak-sandbox`` sets it to ``weak``.
+ISOLATION_ENV = "LLM_BRIDGE_SANDBOX"
+kernel_sandbox_status = kernel.kernel_sandbox_status
+_WEAK_WARNED: set = set()
 
 
 @dataclass
@@ -64,7 +76,9 @@ class SandboxResult:
     seconds : float
         Wall-clock time of the child.
     network_isolated : bool
-        Whether the child ran in its own network namespace (``unshare -rn``).
+        Whether the child ran in its own network namespace (always with ``"kernel"``).
+    isolation : str
+        ``"kernel"`` or ``"weak"`` (:data:`ISOLATIONS`).
     """
 
     status: str
@@ -73,6 +87,7 @@ class SandboxResult:
     stderr: str
     seconds: float
     network_isolated: bool = False
+    isolation: str = "weak"
 
     @property
     def passed(self) -> bool:
@@ -87,7 +102,8 @@ class SandboxResult:
         """
         return {"status": self.status, "returncode": self.returncode, "stdout": self.stdout,
                 "stderr": self.stderr, "seconds": float(self.seconds),
-                "network_isolated": bool(self.network_isolated), "passed": self.passed}
+                "network_isolated": bool(self.network_isolated), "isolation": self.isolation,
+                "passed": self.passed}
 
 
 @functools.lru_cache(maxsize=1)
@@ -155,13 +171,48 @@ class _Capture:
         return (bytes(self.head) + note + tail).decode("utf-8", "replace")
 
 
-def _check_args(code, timeout_s, memory_mb, max_output_bytes, max_file_mb):
-    """The checked limits ``(timeout_s, memory_mb, max_output_bytes, max_file_mb)``."""
+def _check_args(code, timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb):
+    """The checked limits ``(timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb)``."""
     if not isinstance(code, str):
         raise ConfigError(f"code: expected a str of Python source, got {type(code).__name__}")
+    if "\x00" in code:
+        raise ConfigError("code: contains a NUL character")
     return (check_positive("timeout_s", timeout_s), check_int("memory_mb", memory_mb, 64),
             check_int("max_output_bytes", max_output_bytes, 0),
-            check_int("max_file_mb", max_file_mb, 1))
+            check_int("max_file_mb", max_file_mb, 1), check_int("disk_mb", disk_mb, 1))
+
+
+def resolve_isolation(isolation: str | None = None) -> str:
+    """The isolation a call gets: ``isolation`` if given, else the environment variable
+    :data:`ISOLATION_ENV`, else ``"kernel"``.
+
+    Raises
+    ------
+    ConfigError
+        On a value outside :data:`ISOLATIONS` (the message names where it came from).
+    SandboxError
+        When ``"kernel"`` is asked for (or the default) and the kernel sandbox does not work
+        here: the message says why and how to accept the weaker mode explicitly.
+    """
+    where = "isolation"
+    if isolation is None:
+        isolation = os.environ.get(ISOLATION_ENV) or "kernel"
+        where = ISOLATION_ENV
+    if isolation not in ISOLATIONS:
+        raise ConfigError(f"{where}: {isolation!r} is not one of {', '.join(ISOLATIONS)}")
+    if isolation == "kernel":
+        ok, reason = kernel.kernel_sandbox_status()
+        if not ok:
+            raise SandboxError(
+                f"the kernel sandbox is not available: {reason}. Model-written code is not run "
+                "without it unless you accept the weaker audit-hook sandbox explicitly: "
+                f"isolation='weak', {ISOLATION_ENV}=weak, or --weak-sandbox on the command line")
+    elif isolation not in _WEAK_WARNED:
+        _WEAK_WARNED.add(isolation)
+        warnings.warn("llm_bridge.sandbox: running model-written code in the WEAK sandbox "
+                      "(audit hook and resource limits only, no kernel isolation): code designed "
+                      "to escape can reach this machine", RuntimeWarning, stacklevel=3)
+    return isolation
 
 
 def _rmtree(path: str) -> None:
@@ -190,15 +241,16 @@ def _kill_group(pgid: int) -> None:
 
 
 def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
-               max_output_bytes: int = 65536, max_file_mb: int = 16,
-               network_namespace: bool | None = None) -> SandboxResult:
+               max_output_bytes: int = 65536, max_file_mb: int = 16, disk_mb: int = 32,
+               network_namespace: bool | None = None, isolation: str | None = None,
+               packages: bool = False, audit_hook: bool = True) -> SandboxResult:
     """Run untrusted Python source in a limited child process.
 
     Parameters
     ----------
     code : str
         Python source, run as the ``__main__`` module of a fresh interpreter whose working
-        directory is a new temporary directory (deleted afterwards).
+        directory is a new, empty, writable directory (deleted afterwards).
     timeout_s : float
         Wall-clock and CPU limit in seconds (the wall clock gets one more second for
         interpreter start-up).
@@ -208,10 +260,23 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
         At most this many bytes of stdout and of stderr are kept (the start and the end).
     max_file_mb : int
         Largest file the child may write (``RLIMIT_FSIZE``).
+    disk_mb : int
+        Size of the writable working directory (a tmpfs) with ``isolation="kernel"``.
     network_namespace : bool or None
-        Run under ``unshare -rn`` (kernel-level network isolation): None (default) = when it
-        works here; True = required (:class:`~llm_bridge.errors.SandboxError` if it does not
-        work); False = never (audit hook only).
+        With ``isolation="weak"`` only: run under ``unshare -rn`` (None = when it works here;
+        True = required; False = never). The kernel sandbox always has its own network.
+    isolation : str or None
+        ``"kernel"`` (bubblewrap and seccomp, see :mod:`llm_bridge.sandbox.kernel`) or
+        ``"weak"`` (audit hook and limits only); None: :func:`resolve_isolation` (the
+        environment variable :data:`ISOLATION_ENV`, else ``"kernel"``). ``"kernel"`` refuses
+        to run where it does not work, rather than falling back.
+    packages : bool
+        With ``isolation="kernel"``: give the child the running environment's installed
+        packages (read-only; e.g. numpy). Default: the standard library only. The weak
+        sandbox always sees them.
+    audit_hook : bool
+        Install the audit hook (defence in depth). False is allowed with the kernel sandbox
+        only, to test that boundary on its own (the escape probes do).
 
     Returns
     -------
@@ -225,13 +290,23 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
     ConfigError
         On an invalid argument (the message names it).
     SandboxError
-        On a non-POSIX system, or when ``network_namespace=True`` cannot be honoured.
+        On a non-POSIX system; when the kernel sandbox is asked for (or the default) and does
+        not work here; when ``network_namespace=True`` cannot be honoured.
     """
-    timeout_s, memory_mb, max_output_bytes, max_file_mb = _check_args(
-        code, timeout_s, memory_mb, max_output_bytes, max_file_mb)
+    timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb = _check_args(
+        code, timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb)
     if os.name != "posix":
         raise SandboxError("run_python: needs a POSIX system (resource limits, sessions)")
-    if network_namespace is None:
+    mode = resolve_isolation(isolation)
+    if not audit_hook and mode != "kernel":
+        raise ConfigError("audit_hook: False is allowed with isolation='kernel' only (the weak "
+                          "sandbox has no other barrier)")
+    if mode == "kernel":
+        if network_namespace is False:
+            raise ConfigError("network_namespace: False applies to isolation='weak' only (the "
+                              "kernel sandbox always runs in its own network namespace)")
+        use_ns = True
+    elif network_namespace is None:
         use_ns = network_namespace_available()
     elif network_namespace:
         if not network_namespace_available():
@@ -242,46 +317,94 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
 
     if not os.path.isfile(CHILD_PATH):  # e.g. a broken installation
         return SandboxResult("error", None, "", "could not start the sandbox: its child "
-                             f"program {CHILD_PATH} is missing", 0.0, use_ns)
+                             f"program {CHILD_PATH} is missing", 0.0, use_ns, mode)
     tmp = tempfile.mkdtemp(prefix="llm_bridge_sandbox_")
     try:
-        root = os.path.realpath(tmp)
-        os.makedirs(os.path.join(root, "tmp"))
-        code_path = os.path.join(root, _CODE_FILE)
-        with open(code_path, "w", encoding="utf-8") as fh:
+        host_root = os.path.realpath(tmp)
+        root = kernel.BOX if mode == "kernel" else host_root
+        os.makedirs(os.path.join(host_root, "tmp"))
+        host_code = os.path.join(host_root, _CODE_FILE)
+        with open(host_code, "w", encoding="utf-8") as fh:
             fh.write(code)
         cpu_soft = max(1, math.ceil(timeout_s))
         cfg = {
-            "root": root, "code_path": code_path,
+            "root": root, "code_path": root + "/" + _CODE_FILE,
             "cpu_soft": cpu_soft, "cpu_hard": cpu_soft + 1,
             "as_bytes": int(memory_mb) * 1024 * 1024,
             "fsize_bytes": int(max_file_mb) * 1024 * 1024,
             "blocked_code": BLOCKED_EXIT_CODE, "blocked_marker": BLOCKED_MARKER,
             "memory_code": MEMORY_EXIT_CODE, "memory_marker": _MEMORY_MARKER,
             "internal_code": INTERNAL_EXIT_CODE, "internal_marker": _INTERNAL_MARKER,
+            "audit_hook": bool(audit_hook),
         }
-        argv = [sys.executable, "-I", "-B", CHILD_PATH, json.dumps(cfg)]
-        if use_ns:
-            argv = [shutil.which("unshare") or "unshare", "-rn", "--"] + argv
-        env = {"PATH": os.environ.get("PATH", os.defpath),
+        env = {"PATH": os.environ.get("PATH", os.defpath) if mode == "weak" else "/usr/bin:/bin",
                "LANG": os.environ.get("LANG", "C.UTF-8"),
-               "TMPDIR": os.path.join(root, "tmp"),
-               # no thread pools: RLIMIT_NPROC = 0 refuses new threads (non-root users)
+               "TMPDIR": root + "/tmp",
+               # one-thread pools: fewer threads to account for in RLIMIT_AS
                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        return _run(argv, root, env, timeout_s, max_output_bytes, use_ns)
+        if mode == "weak":
+            argv = [sys.executable, "-I", "-B", CHILD_PATH, json.dumps(cfg)]
+            if use_ns:
+                argv = [shutil.which("unshare") or "unshare", "-rn", "--"] + argv
+            return _run(argv, host_root, env, timeout_s, max_output_bytes, use_ns, mode)
+        with kernel.seccomp_filter() as filt:
+            status_r, status_w = os.pipe()
+            try:
+                argv = kernel.bwrap_argv(kernel.bwrap_path() or "bwrap", CHILD_PATH, host_code,
+                                         json.dumps(cfg), disk_mb=disk_mb,
+                                         seccomp_fd=filt.fileno(), env=env, packages=packages)
+                argv[1:1] = ["--json-status-fd", str(status_w)]
+                return _run(argv, host_root, None, timeout_s, max_output_bytes, use_ns, mode,
+                            pass_fds=(filt.fileno(), status_w), status_fds=(status_r, status_w))
+            finally:
+                for fd in (status_r, status_w):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
     finally:
         _rmtree(tmp)
 
 
-def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns) -> SandboxResult:
+def _read_status(fd: int) -> list[dict]:
+    """The JSON documents bwrap wrote on its status pipe (its writer end closed)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    docs, decoder = [], json.JSONDecoder()
+    text, pos = b"".join(chunks).decode("utf-8", "replace"), 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return docs
+        try:
+            doc, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            return docs
+        if isinstance(doc, dict):
+            docs.append(doc)
+
+
+def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, pass_fds=(),
+         status_fds=None) -> SandboxResult:
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else {},
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+                                pass_fds=pass_fds)
     except OSError as exc:
         return SandboxResult("error", None, "", f"could not start the sandbox: {exc}",
-                             time.monotonic() - start, use_ns)
+                             time.monotonic() - start, use_ns, mode)
+    if status_fds is not None:  # only bwrap keeps the writer end: EOF when it exits
+        os.close(status_fds[1])
     out, err = _Capture(max_output_bytes), _Capture(max_output_bytes)
     readers = [threading.Thread(target=cap.drain, args=(stream,), daemon=True)
                for cap, stream in ((out, proc.stdout), (err, proc.stderr))]
@@ -311,8 +434,19 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns) -> SandboxResult:
         except OSError:
             pass
     rc = proc.returncode
+    if status_fds is not None:
+        docs = _read_status(status_fds[0])
+        # bwrap reports {"exit-code": N} when the sandboxed program ended, nothing of the kind
+        # when its set-up (mounts, namespaces, the filter) failed
+        codes = [d["exit-code"] for d in docs if isinstance(d.get("exit-code"), int)]
+        if not codes and not killed:
+            return SandboxResult("error", rc, out.text(), "could not start the sandbox (bwrap): "
+                                 + err.text()[-500:], seconds, use_ns, mode)
+        if codes and not killed:
+            # bwrap reports a child killed by signal N as 128 + N
+            rc = codes[-1] if codes[-1] <= 128 else -(codes[-1] - 128)
     status = _status(rc, killed, err.detect_tail())
-    return SandboxResult(status, rc, out.text(), err.text(), seconds, use_ns)
+    return SandboxResult(status, rc, out.text(), err.text(), seconds, use_ns, mode)
 
 
 def _status(rc: int, killed: bool, err_tail: str) -> str:

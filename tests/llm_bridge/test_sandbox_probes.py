@@ -1,0 +1,432 @@
+"""Escape probes against the kernel sandbox (bubblewrap + seccomp), as an attacker would try.
+
+Each probe is a bounded program that tries to reach the host: files outside the working
+directory, new or surviving processes, the grading process (signals, priority, affinity),
+memory and disk beyond the limits, the network, the parent's environment. The probes that
+got out of the old audit-hook sandbox (issue 12: over-long symbolic link chains, ``mknod``,
+``mkfifo``, ``sqlite3`` files, a symlink-swap race, ``_posixsubprocess`` loaded under a
+second name, cffi's ``system()``, ``pidfd_send_signal``, ``fcntl(F_SETOWN/F_SETSIG)``,
+``setpriority``, ``sched_setaffinity``, ``memfd``, disk and file floods, a cffi ``AF_UNIX``
+socket, TCP to loopback, ``/proc/<pid>/environ``) are here, with those that held. Every
+probe runs with the audit hook (the default) and without it (``audit_hook=False``: the
+kernel boundary alone), and each test checks the host's own state afterwards (the files it
+created, its processes, its signals, its priority), not only what the child says.
+
+The probes never run in the weak mode: there they would escape (that is the point of the
+kernel sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import tempfile
+import textwrap
+import threading
+import time
+import uuid
+
+import pytest
+
+from llm_bridge.sandbox import kernel_sandbox_status, run_python
+
+HOOK = [True, False]
+
+
+@pytest.fixture(autouse=True)
+def kernel_required():
+    ok, reason = kernel_sandbox_status()
+    if not ok:  # CI installs bubblewrap and pyseccomp: a missing kernel sandbox is a failure
+        pytest.fail("the kernel sandbox does not work here: " + reason)
+
+
+TRY = """
+def attempt(name, fn):
+    try:
+        print(name + ": ESCAPED " + repr(fn())[:80], flush=True)
+    except BaseException as exc:
+        print(name + ": refused " + type(exc).__name__ + " " + str(exc)[:80], flush=True)
+"""
+
+
+def probe(code: str, **kw):
+    """Run ``code`` (dedented, after :data:`TRY`'s ``attempt``) in the kernel sandbox."""
+    kw.setdefault("timeout_s", 10)
+    return run_python(TRY + textwrap.dedent(code), isolation="kernel", **kw)
+
+
+def results(r) -> dict[str, str]:
+    """The probe's ``NAME: outcome`` lines."""
+    out = {}
+    for line in r.stdout.splitlines():
+        if ": " in line:
+            k, v = line.split(": ", 1)
+            out[k] = v
+    return out
+
+
+def escaped(r) -> list[str]:
+    return [k for k, v in results(r).items() if v.startswith("ESCAPED")]
+
+
+def snapshot(folder) -> dict:
+    return {p: (os.lstat(os.path.join(folder, p)).st_size) for p in os.listdir(folder)}
+
+
+def processes_with(marker: str) -> list[int]:
+    """Host processes (or threads) whose command line or name holds ``marker``."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            paths = [f"/proc/{pid}/cmdline"] + [f"/proc/{pid}/task/{t}/comm"
+                                                for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    if marker.encode() in fh.read():
+                        found.add(int(pid))
+            except OSError:
+                pass
+    return sorted(found)
+
+
+# ------------------------------------------------------------------ files
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_file_outside_the_box(tmp_path, hook):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("original")
+    before = snapshot(tmp_path)
+    d, v = str(tmp_path), str(victim)
+    r = probe(f"""
+        import os, sqlite3, threading
+        D, V = {d!r}, {v!r}
+        attempt("open_w", lambda: open(V, "w").write("pwned"))
+        attempt("remove", lambda: os.remove(V))
+        attempt("mkdir", lambda: os.mkdir(D + "/newdir"))
+        attempt("mknod", lambda: os.mknod(D + "/node"))
+        attempt("mknod_box", lambda: os.mknod("node_here"))
+        attempt("mkfifo", lambda: os.mkfifo(D + "/fifo"))
+        attempt("mkfifo_box", lambda: os.mkfifo("fifo_here"))
+        attempt("sqlite", lambda: sqlite3.connect(D + "/db.sqlite").execute("create table t(x)"))
+        attempt("rename", lambda: os.rename("main.py", D + "/stolen.py"))
+        attempt("link", lambda: os.link("main.py", D + "/hard"))
+        # a symbolic link chain longer than PATH_MAX, then '..' out of it
+        os.mkdir("c")
+        prev = "c"
+        for i in range(40):
+            name = "L%02d" % i + "x" * 200
+            os.symlink(prev, name)
+            prev = name + "/" + ("." if i % 2 else "")
+        attempt("long_chain", lambda: open(prev + "/../../.." + V, "w").write("pwned"))
+        attempt("long_chain_mkdir", lambda: os.mkdir(prev + "/../../.." + D + "/chain"))
+        # a symlink-swap race: one thread flips 'target' between a box file and the victim
+        open("inside", "w").close()
+        stop = []
+        def flip():
+            while not stop:
+                for dest in ("inside", V):
+                    try:
+                        os.symlink(dest, "tmp_link"); os.replace("tmp_link", "target")
+                    except OSError:
+                        pass
+        t = threading.Thread(target=flip); t.start()
+        def race():
+            for _ in range(300):
+                try:
+                    with open("target", "a") as fh:
+                        fh.write("pwned")
+                except OSError:
+                    pass
+            return open(V).read() if os.path.exists(V) else "victim not visible"
+        try:
+            attempt("race", race)
+        finally:
+            stop.append(1); t.join()
+        print("sees_project: " + str(os.path.exists({os.getcwd()!r})))
+        print("sees_tmp: " + str(os.path.exists({tempfile.gettempdir()!r} + "/" + {os.path.basename(d)!r})))
+    """, audit_hook=hook)
+    assert r.status in ("passed", "failed", "blocked"), (r.status, r.stderr)
+    got = results(r)
+    if not hook:  # the kernel alone: everything ran and was refused
+        assert r.status == "passed", r.stderr
+        assert "mknod_box" in got and "race" in got, r.stdout
+        assert escaped(r) == ["race"] and "victim not visible" in got["race"], r.stdout
+        assert got["sees_project"] == "False" and got["sees_tmp"] == "False"
+    assert victim.read_text() == "original"
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_the_box_is_small_and_gone_afterwards(hook):
+    tmp = tempfile.gettempdir()
+    ours = {n for n in os.listdir(tmp) if n.startswith("llm_bridge_sandbox_")}
+    r = probe("""
+        import os
+        total = 0
+        try:
+            for i in range(200):
+                with open("big%d" % i, "wb") as fh:
+                    for _ in range(4):
+                        fh.write(b"x" * 2**20)
+                        total += 1
+        except OSError as exc:
+            print("disk_full: " + type(exc).__name__)
+        print("written_mb: %d" % total)
+        n = 0
+        try:
+            for i in range(20000):
+                open("f%d" % i, "w").close()
+                n += 1
+        except OSError:
+            pass
+        print("files: %d" % n)
+        attempt("shm", lambda: open("/dev/shm/x", "wb").write(b"x" * 2**20))
+        attempt("root", lambda: open("/x", "wb"))
+        attempt("usr", lambda: open("/usr/x", "wb"))
+    """, disk_mb=8, max_file_mb=64, timeout_s=20, audit_hook=hook)
+    got = results(r)
+    assert got.get("disk_full") == "OSError", (r.stdout, r.stderr)
+    assert int(got["written_mb"]) <= 8
+    assert escaped(r) == [], r.stdout
+    assert {n for n in os.listdir(tmp) if n.startswith("llm_bridge_sandbox_")} <= ours
+
+
+# ------------------------------------------------------------------ processes
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_new_or_surviving_processes(hook):
+    marker = "llmbridgeprobe" + uuid.uuid4().hex[:10]
+    r = probe(f"""
+        import os, sys, subprocess, importlib.machinery, importlib.util
+        M = {marker!r}
+        cmd = ["/bin/sh", "-c", "sleep 30 # " + M]
+        def system():  # the C library's system() reports a failed spawn as exit status 127
+            rc = os.system("sleep 30 # " + M)
+            if rc != 0:
+                raise OSError("exit status %d" % (rc >> 8))
+            return rc
+        attempt("system", system)
+        attempt("popen", lambda: subprocess.Popen(cmd, start_new_session=True).pid)
+        attempt("fork", lambda: os.fork())
+        attempt("posix_spawn", lambda: os.posix_spawn("/bin/sh", cmd, {{}}))
+        def dotted():
+            origin = importlib.util.find_spec("_posixsubprocess").origin
+            spec = importlib.util.spec_from_file_location("x._posixsubprocess", origin)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            r, w = os.pipe()
+            return mod.fork_exec(["/bin/sh"], [b"/bin/sh"], True, (w,), None, None, -1, -1, -1,
+                                 -1, -1, -1, r, w, True, True, 0, None, None, None, -1, None,
+                                 False)
+        attempt("dotted_posixsubprocess", dotted)
+        import threading, time
+        threading.Thread(target=time.sleep, args=(60,), daemon=False).start()
+        print("thread: started", flush=True)
+        while True:
+            pass
+    """, audit_hook=hook, timeout_s=2)
+    assert r.status == "timeout" or (hook and r.status == "blocked"), (r.status, r.stderr)
+    assert escaped(r) == [], r.stdout
+    if not hook:
+        assert len(results(r)) == 6, r.stdout
+    time.sleep(0.3)
+    assert processes_with(marker) == []
+
+
+def test_exec_stays_inside():
+    """``execv`` cannot be refused (bubblewrap starts the child with it, after the filter is
+    in place), but the new program inherits the namespaces, the filter and the limits: a shell
+    cannot start a command."""
+    marker = "llmbridgeprobe" + uuid.uuid4().hex[:10]
+    r = probe(f"""
+        import os
+        os.execv("/bin/sh", ["/bin/sh", "-c", "sleep 30 # {marker}; echo ran-after"])
+    """, audit_hook=False)
+    assert r.status == "failed" and "fork" in r.stderr.lower(), (r.status, r.stderr)
+    assert "ran-after" not in r.stdout
+    assert processes_with(marker) == []
+
+
+def test_cffi_system_is_refused():
+    pytest.importorskip("cffi")
+    marker = "llmbridgeprobe" + uuid.uuid4().hex[:10]
+    r = probe(f"""
+        import cffi
+        ffi = cffi.FFI()
+        ffi.cdef("int system(const char *command); int socket(int, int, int);")
+        C = ffi.dlopen(None)
+        rc = C.system(b"sleep 30 # {marker}")
+        print("system: " + ("refused" if rc != 0 else "ESCAPED") + " %d" % rc)
+        fd = C.socket(1, 1, 0)
+        print("af_unix_socket: " + ("refused" if fd < 0 else "ESCAPED") + " %d" % fd)
+    """, packages=True, audit_hook=False)
+    assert r.status == "passed", r.stderr
+    assert set(results(r)) == {"system", "af_unix_socket"}
+    assert escaped(r) == [], r.stdout
+    assert processes_with(marker) == []
+
+
+# ------------------------------------------------------------------ the grading process
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_signal_priority_or_affinity_change_reaches_the_parent(hook):
+    received = []
+    old = {s: signal.signal(s, lambda n, f: received.append(n))
+           for s in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGIO, signal.SIGURG)}
+    nice, affinity = os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)
+    me = os.getpid()
+    try:
+        r = probe(f"""
+            import os, signal, fcntl
+            P = {me}
+            attempt("kill", lambda: os.kill(P, signal.SIGUSR1))
+            attempt("killpg", lambda: os.killpg(os.getpgid(P), signal.SIGUSR1))
+            attempt("pidfd", lambda: signal.pidfd_send_signal(os.pidfd_open(P), signal.SIGUSR2))
+            def setown():
+                r, w = os.pipe()
+                fcntl.fcntl(r, fcntl.F_SETOWN, P)
+                fcntl.fcntl(r, 10, signal.SIGUSR1)  # F_SETSIG
+                fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC)
+                os.write(w, b"x")
+                return "wrote"
+            attempt("f_setown", setown)
+            attempt("setpriority", lambda: os.setpriority(os.PRIO_PROCESS, P, 19))
+            attempt("setpriority_user", lambda: os.setpriority(os.PRIO_USER, os.getuid(), 19))
+            attempt("setpriority_pgrp", lambda: os.setpriority(os.PRIO_PGRP, 0, 19))
+            attempt("affinity", lambda: os.sched_setaffinity(P, {{0}}))
+            attempt("kill_all", lambda: os.kill(-1, signal.SIGUSR1))
+        """, audit_hook=hook)
+        time.sleep(0.2)
+        if not hook:
+            assert r.status == "passed", r.stderr
+            assert len(results(r)) == 9, r.stdout
+            assert escaped(r) == [], r.stdout
+        assert received == []
+        assert os.getpriority(os.PRIO_PROCESS, 0) == nice
+        assert os.sched_getaffinity(0) == affinity
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_the_parent_environment_and_processes_are_invisible(monkeypatch, hook):
+    secret = "sk-probe-" + uuid.uuid4().hex
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    r = probe(f"""
+        import os
+        seen = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                for part in ("environ", "cmdline"):
+                    try:
+                        seen.append(open("/proc/%s/%s" % (pid, part), "rb").read())
+                    except OSError:
+                        pass
+        print("pids: " + " ".join(sorted(p for p in os.listdir("/proc") if p.isdigit())))
+        print("ppid: %d" % os.getppid())
+        print("found: " + str(any({secret!r}.encode() in s for s in seen)))
+    """, audit_hook=hook)
+    assert secret not in r.stdout + r.stderr
+    if not hook:
+        got = results(r)
+        assert r.status == "passed", r.stderr
+        assert got["found"] == "False"
+        assert got["ppid"] == "1"  # bubblewrap's init: the grading process is not in the namespace
+        assert len(got["pids"].split()) <= 2
+
+
+# ------------------------------------------------------------------ memory
+@pytest.mark.parametrize("hook", HOOK)
+def test_memory_cannot_escape_the_limit(hook):
+    r = probe("""
+        import os, mmap
+        def memfd():
+            fd = os.memfd_create("x")
+            for _ in range(300):
+                os.write(fd, b"x" * 2**20)
+            return "300 MB held"
+        attempt("memfd", memfd)
+        attempt("mmap", lambda: mmap.mmap(-1, 300 * 2**20).write(b"x" * (300 * 2**20)))
+        attempt("bytes", lambda: len(bytearray(300 * 2**20)))
+    """, memory_mb=128, audit_hook=hook)
+    assert escaped(r) == [], r.stdout
+    if not hook:
+        assert set(results(r)) == {"memfd", "mmap", "bytes"}, (r.stdout, r.stderr)
+
+
+# ------------------------------------------------------------------ network
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_network_of_any_kind(tmp_path, hook):
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path = str(tmp_path / "host.sock")
+    try:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(5)
+        unix.bind(path)
+        unix.listen(5)
+        port = tcp.getsockname()[1]
+        r = probe(f"""
+            import socket, _socket
+            attempt("tcp", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=2))
+            def unix():
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect({path!r})
+                return "connected"
+            attempt("unix", unix)
+            attempt("abstract", lambda: _socket.socket(1, 1).connect(b"\\0llm_bridge_probe"))
+            attempt("udp", lambda: _socket.socket(2, 2).sendto(b"x", ("127.0.0.1", {port})))
+            attempt("netlink", lambda: _socket.socket(16, 3, 0))
+            attempt("socketpair", lambda: socket.socketpair())
+        """, audit_hook=hook)
+        assert escaped(r) == [], r.stdout
+        if not hook:
+            assert len(results(r)) == 6, (r.stdout, r.stderr)
+        for server in (tcp, unix):
+            server.settimeout(0.3)
+            with pytest.raises(socket.timeout):
+                server.accept()
+    finally:
+        tcp.close()
+        unix.close()
+
+
+# ------------------------------------------------------------------ timeouts
+def test_timeout_kills_the_whole_namespace():
+    marker = "pr" + uuid.uuid4().hex[:12]  # a thread name (15 bytes at most)
+    t = time.monotonic()
+    r = probe(f"""
+        import threading, time
+        def named():
+            with open("/proc/thread-self/comm", "w") as fh:
+                fh.write({marker!r})
+            time.sleep(120)
+        for _ in range(4):
+            threading.Thread(target=named).start()
+        time.sleep(0.3)
+        print("started", flush=True)
+        time.sleep(120)
+    """, timeout_s=1, audit_hook=False)
+    assert r.status == "timeout"
+    assert "started" in r.stdout
+    assert time.monotonic() - t < 8
+    time.sleep(0.3)
+    assert processes_with(marker) == []
+
+
+def test_probe_markers_are_seen_on_the_host():
+    """The survivor checks above can fail: a process of the host with the marker is found."""
+    import subprocess
+
+    marker = "pr" + uuid.uuid4().hex[:12]
+    proc = subprocess.Popen(["/bin/sh", "-c", f"sleep 30 # {marker}"])
+    try:
+        time.sleep(0.1)
+        assert processes_with(marker) == [proc.pid]
+    finally:
+        proc.kill()
+        proc.wait()
