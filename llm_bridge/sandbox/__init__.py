@@ -10,14 +10,18 @@ The boundary: the kernel sandbox (the default)
 With ``isolation="kernel"`` (:mod:`llm_bridge.sandbox.kernel`) the child runs under
 **bubblewrap** in its own user, mount, PID, network, IPC and UTS namespaces, as uid 65534 with
 no capabilities, in a new session, dying with its parent, behind a **seccomp** filter compiled
-by libseccomp. It sees a read-only ``/usr`` and Python installation, four harmless devices, its
-own ``/proc`` and one writable directory, ``/box``, a tmpfs of ``disk_mb`` MB; no project, no
-home, no ``/tmp``, no ``/etc``, no sockets, no other processes. New processes, sockets,
-``memfd``, device nodes and FIFOs, ``ptrace``, signals and priorities of other processes
-(``pidfd_*``, ``fcntl(F_SETOWN/F_SETSIG)``, ``setpriority``, ``sched_setaffinity``), mounts and
-namespaces, ``io_uring`` and ``bpf`` are refused by the kernel, whatever the code does (C
-extensions and cffi included). A timeout kills ``bwrap``, which ends the PID namespace and so
-every process and thread in it: nothing outlives a call. This is the security boundary.
+by libseccomp. It sees a read-only ``/usr`` and Python installation (its site-packages
+hidden unless ``packages=True``), four harmless devices, its own read-only ``/proc`` and one
+writable directory, ``/box``, a tmpfs of ``disk_mb`` MB; no project, no home, no ``/tmp``, no
+``/etc``, no sockets, no other processes. New processes *and threads*, sockets, ``memfd`` and
+SysV/POSIX IPC, device nodes and FIFOs, ``chmod``/``chown``/xattrs, ``inotify``, ``ptrace``,
+signals and priorities of other processes (``pidfd_*``, ``fcntl(F_SETOWN/F_SETSIG)``,
+``setpriority``, ``sched_setaffinity``), mounts and namespaces, ``io_uring`` and ``bpf`` are
+refused by the kernel, whatever the code does (C extensions and cffi included). Outside its
+namespace the child's uid is the grader's (root, when the grader is root): that is why
+``/proc`` is read-only and no file's mode or owner can change. A timeout kills ``bwrap``,
+which ends the PID namespace and so everything in it: nothing outlives a call. This is the
+security boundary; :mod:`llm_bridge.sandbox.kernel` lists what is known and left.
 
 Where bubblewrap or libseccomp is missing (or unprivileged user namespaces are disabled),
 :func:`run_python` **refuses** (:class:`~llm_bridge.errors.SandboxError`, with the reason) unless
@@ -35,7 +39,7 @@ sets its limits and installs an audit hook before the untrusted code runs:
   hangs: output pipes are drained by threads with bounded buffers.
 * **Memory and files.** ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` = ``max_file_mb``,
   ``RLIMIT_CORE`` = 0, ``RLIMIT_NPROC`` = 0 (not enforced for root: in the kernel sandbox the
-  seccomp filter refuses new processes instead). Set by the child itself as soft = hard, not
+  seccomp filter refuses new processes and threads instead), ``RLIMIT_NOFILE`` = 256. Set by the child itself as soft = hard, not
   in a ``preexec_fn`` (unsafe when the parent has threads).
 * **The audit hook** (:pep:`578`) ends the process (status ``"blocked"``, exit code
   :data:`BLOCKED_EXIT_CODE`, a line starting with :data:`BLOCKED_MARKER` on stderr) at the
@@ -43,8 +47,9 @@ sets its limits and installs an audit hook before the untrusted code runs:
   working directory (paths resolved through symbolic links like the kernel); new process
   (``subprocess``, ``os.system``/``exec*``/``spawn*``/``posix_spawn``/``fork``, ``pty.spawn``,
   ``_posixsubprocess.fork_exec``); ``ctypes`` use beyond importing it; signal to another
-  process; ``setrlimit``; read of another process's ``/proc`` entry; replacing a function's
-  ``__code__`` or the hook's own defaults.
+  process; ``setrlimit``; read of another process's ``/proc`` entry; importing ``readline``
+  (its history files are written without audit events); replacing a function's ``__code__``
+  or the hook's own defaults.
 
 The audit hook is **not** a security boundary: Python's documentation says so, and code designed
 to escape gets past it (over-long symbolic link chains, ``os.mknod``, ``sqlite3`` files, a
@@ -62,8 +67,10 @@ Statuses: ``"passed"`` (exit 0), ``"failed"`` (any other exit: exception, failed
 ``sys.exit(1)``, file-size limit, an operation the kernel refused), ``"timeout"`` (wall
 clock, CPU limit), ``"memory"`` (uncaught ``MemoryError``, e.g. an allocation over
 ``memory_mb``), ``"blocked"`` (the audit hook), ``"error"`` (the sandbox itself failed: it
-could not start the process or set it up). An out-of-memory kill by the kernel (SIGKILL)
-reads as ``"timeout"``.
+could not start the process or set it up; read only when the child's start-of-code marker
+did not come first on stderr, so the graded code cannot fake it). An out-of-memory kill by the
+kernel (SIGKILL) reads as ``"timeout"``; so does an exit status above 128 in the kernel sandbox
+(bubblewrap reports it like a signal).
 
 The package has one module per side: :mod:`llm_bridge.sandbox.child` (the child program),
 :mod:`llm_bridge.sandbox.kernel` (the bubblewrap command line and the seccomp filter) and

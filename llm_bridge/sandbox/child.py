@@ -13,7 +13,9 @@ Protocol
 seconds), ``as_bytes`` (``RLIMIT_AS``), ``fsize_bytes`` (``RLIMIT_FSIZE``), and the exit codes
 and stderr markers ``blocked_code``/``blocked_marker``, ``memory_code``/``memory_marker``,
 ``internal_code``/``internal_marker``, and ``audit_hook`` (optional, default true: false
-leaves the hook out, which the parent allows under the kernel sandbox only). Standard input is ``/dev/null``; stdout and stderr are
+leaves the hook out, which the parent allows under the kernel sandbox only), and
+``started_marker`` (optional: a line written to stderr when set-up is over, just before the
+untrusted code is compiled). Standard input is ``/dev/null``; stdout and stderr are
 the untrusted code's, plus one marker line on stderr before a blocked (``blocked_code``),
 out-of-memory (``memory_code``) or failed set-up (``internal_code``) exit. An uncaught
 exception prints its traceback (without this file's frame) and exits with 1.
@@ -73,6 +75,7 @@ def _sandbox_main(_stat=_stat, _posixsubprocess=_posixsubprocess, builtins=built
     limit("RLIMIT_AS", cfg["as_bytes"], cfg["as_bytes"], True)
     limit("RLIMIT_FSIZE", cfg["fsize_bytes"], cfg["fsize_bytes"], True)
     limit("RLIMIT_NPROC", 0, 0, False)
+    limit("RLIMIT_NOFILE", 256, 256, False)  # pipe buffers are memory outside RLIMIT_AS
     sys.dont_write_bytecode = True
 
     with open(cfg["code_path"], "r", encoding="utf-8") as fh:
@@ -237,6 +240,8 @@ def _sandbox_main(_stat=_stat, _posixsubprocess=_posixsubprocess, builtins=built
             if event == "import":
                 if args[0] == "_posixsubprocess":
                     _block("re-importing _posixsubprocess", "")
+                if args[0] == "readline":  # its history-file functions raise no audit event
+                    _block("importing readline", "")
                 return
             if event == "os.chdir":
                 target = args[0]
@@ -292,6 +297,10 @@ def _sandbox_main(_stat=_stat, _posixsubprocess=_posixsubprocess, builtins=built
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     sys.argv = [cfg["code_path"]]
+    # set-up is over: from here on, an exit with the internal code is the untrusted code's
+    # (the parent reads "error" only when this line did not come first on stderr)
+    if cfg.get("started_marker"):
+        posix.write(2, cfg["started_marker"].encode("ascii"))
     code = compile(source, cfg["code_path"], "exec")
     del source
     try:

@@ -8,35 +8,53 @@ it starts the child. Namespaces, mounts and the filter are the work of those two
 tools; this module only chooses their settings:
 
 * **Namespaces**: new user, mount, PID, network, IPC, UTS and (where the kernel has it) cgroup
-  namespaces; inside them the child runs as uid/gid 65534 (``nobody``) with no capabilities,
+  namespaces; inside them the child runs as uid/gid 65534 with no capabilities,
   ``no_new_privs`` set, in a new session (no terminal to inject keys into), and dies with its
-  parent (``--die-with-parent``). It is not pid 1: bubblewrap's own init is, so killing the
-  ``bwrap`` process ends the PID namespace and every process in it.
+  parent (``--die-with-parent``). Outside the namespace that uid is the caller's: **root**
+  when the grader runs as root, so the child must be kept from everything a capability-less
+  root may still do to root-owned things (below). It is not pid 1: bubblewrap's own init is,
+  so killing the ``bwrap`` process ends the PID namespace and every process in it.
 * **Files**: the root is an empty tmpfs made read-only after set-up; on it, read-only binds of
   ``/usr`` (and ``/lib``, ``/lib64``, ``/bin``, ``/sbin``: the real directories, or their
   symbolic links on a merged-``/usr`` system), of the Python installation (``sys.base_prefix``,
-  plus ``sys.prefix`` with ``packages=True``), of the child program at ``/sandbox/child.py``
-  and of the untrusted source at ``/box/main.py``; ``/dev/null``, ``/dev/zero``,
-  ``/dev/random`` and ``/dev/urandom`` only (no ``/dev/shm``, no terminal); a fresh ``/proc``
-  of the PID namespace (only the sandbox's processes are in it). The one writable place is
-  ``/box``, the working directory: a tmpfs of ``disk_mb`` MB, gone when the namespace ends.
-  ``/etc``, ``/home``, ``/root``, ``/tmp``, ``/run`` and the project are not there at all.
-* **System calls** refused with ``EPERM`` (:data:`REFUSED_SYSCALLS`): new processes (``fork``,
-  ``vfork``, ``clone`` without ``CLONE_THREAD``; ``clone3`` answers ``ENOSYS`` so that the C
-  library creates threads with ``clone``), sockets of every family (``socket``,
-  ``socketpair``), ``memfd_create`` and ``memfd_secret`` (memory outside ``RLIMIT_AS``),
-  ``mknod``/``mknodat`` (FIFOs and devices), ``io_uring_*`` (it would bypass this filter),
-  ``ptrace`` and ``process_vm_*``, ``pidfd_*`` (signals and file descriptors of other
-  processes), ``fcntl`` with ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` (signals on I/O),
-  ``setpriority``, ``sched_setaffinity``/``sched_setscheduler``/``sched_setattr``,
-  ``ioprio_set``, ``mount``/``umount2``/``pivot_root``/``chroot``/``unshare``/``setns`` and
-  the new mount API, ``bpf``, ``perf_event_open``, ``userfaultfd``, ``keyctl``/``add_key``/
-  ``request_key``, ``kexec_*``, ``init_module``/``finit_module``/``delete_module``,
-  ``personality``, ``acct``, ``swapon``/``swapoff``, ``reboot``, ``settimeofday``/
+  with its own site-packages covered by an empty read-only tmpfs; plus ``sys.prefix`` and the
+  site-packages with ``packages=True``), of the child program at ``/sandbox/child.py`` and of
+  the untrusted source at ``/box/main.py``; ``/dev/null``, ``/dev/zero``, ``/dev/random`` and
+  ``/dev/urandom`` only (no ``/dev/shm``, no terminal); a fresh ``/proc`` of the PID namespace,
+  **read-only** (no ``/proc/sys`` write such as ``kernel.core_pattern``, which would run a
+  command as the host's root), in which only the sandbox's processes appear. The one writable
+  place is ``/box``, the working directory: a tmpfs of ``disk_mb`` MB, gone when the namespace
+  ends. ``/etc``, ``/home``, ``/tmp``, ``/run`` and the project are not there at all (``/root``
+  only as the path to a Python installed under it). Other folders under ``/usr`` stay readable
+  (e.g. Debian's ``/usr/lib/python3/dist-packages``): "the standard library only" means that
+  the running installation's packages are hidden, not that nothing else exists.
+* **System calls** refused with ``EPERM`` (:data:`REFUSED_SYSCALLS`): every new process *and
+  thread* (``fork``, ``vfork``, ``clone``; ``clone3`` answers ``ENOSYS`` so that the C library
+  falls back to ``clone``): ``RLIMIT_NPROC`` does not bind a root caller, and a thread flood
+  would exhaust the host's pids; sockets of every family (``socket``, ``socketpair``);
+  ``memfd_create``/``memfd_secret``, SysV shared memory, message queues and semaphores and
+  POSIX message queues (memory outside ``RLIMIT_AS``); ``mknod``/``mknodat`` (FIFOs and
+  devices); ``chmod``/``chown`` and the extended-attribute calls of every form (the bound
+  devices are the host's root-owned inodes); ``inotify``/``fanotify`` (watching the host use
+  its files); ``io_uring_*`` (it would bypass this filter); ``ptrace`` and ``process_vm_*``;
+  ``pidfd_*`` (signals and file descriptors of other processes); ``fcntl`` with
+  ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` (signals on I/O); ``setpriority``,
+  ``sched_setaffinity``/``sched_setscheduler``/``sched_setattr``, ``ioprio_set``;
+  ``mount``/``umount2``/``pivot_root``/``chroot``/``unshare``/``setns`` and the new mount API;
+  ``bpf``, ``perf_event_open``, ``userfaultfd``, ``keyctl``/``add_key``/``request_key``,
+  ``kexec_*``, ``init_module``/``finit_module``/``delete_module``, ``personality``,
+  ``modify_ldt``, ``acct``, ``swapon``/``swapoff``, ``reboot``, ``settimeofday``/
   ``clock_settime``/``clock_adjtime``/``adjtimex``, ``quotactl``, ``lookup_dcookie``,
   ``name_to_handle_at``/``open_by_handle_at``, ``syslog``, ``vhangup``, ``iopl``/``ioperm``.
   System calls of another architecture (x32, i386 on x86-64) kill the process (libseccomp's
-  default for a foreign architecture).
+  default for a foreign architecture). ``execve`` stays (bubblewrap starts the child with it,
+  after the filter is in place): a program the child executes inherits all of the above.
+
+Known and left: a root caller's child can still *read* root-only ``/proc`` files of the host
+kernel (``/proc/kpageflags``, ``/proc/slabinfo``: information, not control); memory in pipe
+buffers is outside ``RLIMIT_AS`` (bounded by ``RLIMIT_NOFILE`` = 256 descriptors: about 8 MB);
+no cgroup is used (none is needed for the limits above; a host with cgroup delegation could
+add one). An exit status above 128 reads as a signal (bubblewrap reports both alike).
 
 What stays of the old design runs inside this boundary as defence in depth: the child's
 resource limits (``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_FSIZE``, ...) and its audit hook.
@@ -51,6 +69,7 @@ import shutil
 import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 __all__ = ["BOX", "BWRAP_ENV", "CHILD_IN_BOX", "bwrap_path", "REFUSED_SYSCALLS", "SANDBOX_UID", "bwrap_argv",
@@ -65,13 +84,12 @@ SANDBOX_UID = 65534
 #: Environment variable naming the ``bwrap`` program to use (default: ``bwrap`` on ``PATH``).
 BWRAP_ENV = "LLM_BRIDGE_BWRAP"
 
-_CLONE_THREAD = 0x00010000
 _F_SETOWN, _F_SETSIG, _F_SETOWN_EX = 8, 10, 15
 
-#: System calls answered with EPERM (besides ``clone`` without ``CLONE_THREAD`` and the
-#: ``fcntl`` commands of the module docstring; ``clone3`` answers ENOSYS).
+#: System calls answered with EPERM (besides the ``fcntl`` commands of the module docstring;
+#: ``clone3`` answers ENOSYS).
 REFUSED_SYSCALLS = (
-    "fork", "vfork", "socket", "socketpair", "memfd_create", "memfd_secret", "mknod", "mknodat",
+    "fork", "vfork", "clone", "socket", "socketpair", "memfd_create", "memfd_secret", "mknod", "mknodat",
     "io_uring_setup", "io_uring_enter", "io_uring_register", "ptrace", "process_vm_readv",
     "process_vm_writev", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "setpriority",
     "sched_setaffinity", "sched_setscheduler", "sched_setattr", "ioprio_set", "mount",
@@ -81,7 +99,17 @@ REFUSED_SYSCALLS = (
     "init_module", "finit_module", "delete_module", "personality", "acct", "swapon",
     "swapoff", "reboot", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
     "quotactl", "lookup_dcookie", "name_to_handle_at", "open_by_handle_at", "syslog",
-    "vhangup", "iopl", "ioperm",
+    "vhangup", "iopl", "ioperm", "modify_ldt",
+    # SysV and POSIX IPC: memory outside RLIMIT_AS (the IPC namespace has no size limits)
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget",
+    "semop", "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    # watching the host's files being used
+    "inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init", "fanotify_mark",
+    # the child's uid is the caller's outside the namespace (root, when the grader is root):
+    # no mode, owner or extended-attribute change of any file, the bound devices included
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
 )
 
 
@@ -104,7 +132,9 @@ def seccomp_filter():
             f.add_rule(eperm, name)
         except (ValueError, RuntimeError, OSError):  # unknown on this kernel or architecture
             pass
-    f.add_rule(eperm, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, _CLONE_THREAD, 0))
+    # clone is refused whole (threads too: a thread flood would exhaust the host's pids, as
+    # RLIMIT_NPROC does not bind the caller's root); clone3 says ENOSYS so that the C library
+    # falls back to clone
     f.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     for cmd in (_F_SETOWN, _F_SETSIG, _F_SETOWN_EX):
         f.add_rule(eperm, "fcntl", seccomp.Arg(1, seccomp.EQ, cmd))
@@ -153,6 +183,18 @@ def _python_binds(packages: bool) -> tuple[list[str], str, list[str]]:
     return args, exe, flags
 
 
+def _site_folders() -> list[str]:
+    """The base installation's site-packages folders (hidden from a child without
+    ``packages``: ``-S`` only keeps them off ``sys.path``)."""
+    base = os.path.realpath(sys.base_prefix)
+    folders = set()
+    for key in ("purelib", "platlib"):
+        path = sysconfig.get_path(key, vars={"base": base, "platbase": base})
+        if path and os.path.isdir(path):
+            folders.add(os.path.realpath(path))
+    return sorted(folders)
+
+
 def bwrap_argv(bwrap: str, child_path: str, code_path: str, cfg_json: str, *, disk_mb: int,
                seccomp_fd: int, env: dict[str, str], packages: bool = False) -> list[str]:
     """The ``bwrap`` command line that runs the child program on ``code_path``.
@@ -183,8 +225,11 @@ def bwrap_argv(bwrap: str, child_path: str, code_path: str, cfg_json: str, *, di
     argv += _system_binds() + py_binds
     for dev in ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"):
         argv += ["--dev-bind", dev, dev]
-    argv += ["--proc", "/proc",
-             "--size", str(int(disk_mb) * 1024 * 1024), "--tmpfs", BOX, "--dir", BOX + "/tmp",
+    argv += ["--proc", "/proc", "--remount-ro", "/proc"]
+    if not packages:  # the installation's own site-packages: an empty read-only folder
+        for folder in _site_folders():
+            argv += ["--tmpfs", folder, "--remount-ro", folder]
+    argv += ["--size", str(int(disk_mb) * 1024 * 1024), "--tmpfs", BOX, "--dir", BOX + "/tmp",
              "--ro-bind", code_path, BOX + "/main.py",
              "--ro-bind", child_path, CHILD_IN_BOX,
              "--remount-ro", "/", "--chdir", BOX, "--clearenv"]

@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import stat
@@ -44,6 +45,7 @@ INTERNAL_EXIT_CODE = 84
 BLOCKED_MARKER = "[llm_bridge.sandbox] BLOCKED: "
 _MEMORY_MARKER = "[llm_bridge.sandbox] MEMORY: "
 _INTERNAL_MARKER = "[llm_bridge.sandbox] INTERNAL: "
+_STARTED_MARKER = "[llm_bridge.sandbox] STARTED "
 _STARTUP_GRACE_S = 1.0
 _DETECT_TAIL = 4096
 _CODE_FILE = "main.py"
@@ -128,16 +130,42 @@ def network_namespace_available() -> bool:
 
 
 class _Capture:
-    """Drains one pipe into a bounded buffer: the first and the last bytes are kept."""
+    """Drains one pipe into a bounded buffer: the first and the last bytes are kept.
 
-    def __init__(self, limit: int):
+    With ``prefix``, bytes equal to it at the very start of the stream are taken off (not
+    kept, not counted) and :attr:`prefixed` says whether the stream started with it."""
+
+    def __init__(self, limit: int, prefix: bytes = b""):
         self.limit = limit
         self.head = bytearray()
         self.tail = bytearray()
         self.keep_tail = max(limit // 2, _DETECT_TAIL)
         self.total = 0
+        self.prefix = prefix
+        self.pending = bytearray()  # the start of the stream, while it may still be the prefix
+        self.prefixed = False
 
     def feed(self, chunk: bytes) -> None:
+        if self.prefix and not self.prefixed and self.pending is not None:
+            self.pending += chunk
+            if self.pending.startswith(self.prefix):
+                self.prefixed = True
+                chunk = bytes(self.pending[len(self.prefix):])
+                self.pending = None
+            elif self.prefix.startswith(bytes(self.pending)):
+                return  # too short to tell yet
+            else:
+                chunk = bytes(self.pending)
+                self.pending = None
+        self._keep(chunk)
+
+    def finish(self) -> None:
+        """Keep what was held back as a possible prefix (the stream ended)."""
+        if self.pending:
+            self._keep(bytes(self.pending))
+        self.pending = None
+
+    def _keep(self, chunk: bytes) -> None:
         self.total += len(chunk)
         room = self.limit - (self.limit // 2) - len(self.head)
         if room > 0:
@@ -157,6 +185,7 @@ class _Capture:
                 self.feed(chunk)
         except (OSError, ValueError):
             pass
+        self.finish()
 
     def detect_tail(self) -> str:
         data = bytes(self.head[-_DETECT_TAIL:]) + bytes(self.tail[-_DETECT_TAIL:])
@@ -336,6 +365,8 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
             "memory_code": MEMORY_EXIT_CODE, "memory_marker": _MEMORY_MARKER,
             "internal_code": INTERNAL_EXIT_CODE, "internal_marker": _INTERNAL_MARKER,
             "audit_hook": bool(audit_hook),
+            # unguessable before the run: the graded code cannot have written it first
+            "started_marker": f"{_STARTED_MARKER}{secrets.token_hex(8)}\n",
         }
         env = {"PATH": os.environ.get("PATH", os.defpath) if mode == "weak" else "/usr/bin:/bin",
                "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -346,7 +377,8 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
             argv = [sys.executable, "-I", "-B", CHILD_PATH, json.dumps(cfg)]
             if use_ns:
                 argv = [shutil.which("unshare") or "unshare", "-rn", "--"] + argv
-            return _run(argv, host_root, env, timeout_s, max_output_bytes, use_ns, mode)
+            return _run(argv, host_root, env, timeout_s, max_output_bytes, use_ns, mode,
+                        started=cfg["started_marker"])
         with kernel.seccomp_filter() as filt:
             status_r, status_w = os.pipe()
             try:
@@ -355,7 +387,8 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
                                          seccomp_fd=filt.fileno(), env=env, packages=packages)
                 argv[1:1] = ["--json-status-fd", str(status_w)]
                 return _run(argv, host_root, None, timeout_s, max_output_bytes, use_ns, mode,
-                            pass_fds=(filt.fileno(), status_w), status_fds=(status_r, status_w))
+                            started=cfg["started_marker"], pass_fds=(filt.fileno(), status_w),
+                            status_fds=(status_r, status_w))
             finally:
                 for fd in (status_r, status_w):
                     try:
@@ -392,8 +425,8 @@ def _read_status(fd: int) -> list[dict]:
             docs.append(doc)
 
 
-def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, pass_fds=(),
-         status_fds=None) -> SandboxResult:
+def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: str = "",
+         pass_fds=(), status_fds=None) -> SandboxResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else {},
@@ -405,7 +438,7 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, pass_fds=
                              time.monotonic() - start, use_ns, mode)
     if status_fds is not None:  # only bwrap keeps the writer end: EOF when it exits
         os.close(status_fds[1])
-    out, err = _Capture(max_output_bytes), _Capture(max_output_bytes)
+    out, err = _Capture(max_output_bytes), _Capture(max_output_bytes, started.encode("ascii"))
     readers = [threading.Thread(target=cap.drain, args=(stream,), daemon=True)
                for cap, stream in ((out, proc.stdout), (err, proc.stderr))]
     for t in readers:
@@ -445,11 +478,13 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, pass_fds=
         if codes and not killed:
             # bwrap reports a child killed by signal N as 128 + N
             rc = codes[-1] if codes[-1] <= 128 else -(codes[-1] - 128)
-    status = _status(rc, killed, err.detect_tail())
+    status = _status(rc, killed, err.detect_tail(), err.prefixed)
     return SandboxResult(status, rc, out.text(), err.text(), seconds, use_ns, mode)
 
 
-def _status(rc: int, killed: bool, err_tail: str) -> str:
+def _status(rc: int, killed: bool, err_tail: str, started: bool = False) -> str:
+    """The status of a finished child. ``started``: its set-up was over (the start marker
+    came first on stderr), so an internal-error exit is the untrusted code's doing: failed."""
     if killed:
         return "timeout"
     if rc == 0:
@@ -463,6 +498,6 @@ def _status(rc: int, killed: bool, err_tail: str) -> str:
         return "blocked"
     if rc == MEMORY_EXIT_CODE and _MEMORY_MARKER in err_tail:
         return "memory"
-    if rc == INTERNAL_EXIT_CODE and _INTERNAL_MARKER in err_tail:
+    if rc == INTERNAL_EXIT_CODE and _INTERNAL_MARKER in err_tail and not started:
         return "error"
     return "failed"

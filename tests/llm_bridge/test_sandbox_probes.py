@@ -124,19 +124,24 @@ def test_no_file_outside_the_box(tmp_path, hook):
             prev = name + "/" + ("." if i % 2 else "")
         attempt("long_chain", lambda: open(prev + "/../../.." + V, "w").write("pwned"))
         attempt("long_chain_mkdir", lambda: os.mkdir(prev + "/../../.." + D + "/chain"))
-        # a symlink-swap race: one thread flips 'target' between a box file and the victim
+        # a symlink-swap race (no threads: the kernel refuses them): a fast interval timer's
+        # handler flips 'target' between a box file and the victim, also while the audit hook
+        # runs its check in Python
+        import signal
         open("inside", "w").close()
-        stop = []
-        def flip():
-            while not stop:
-                for dest in ("inside", V):
-                    try:
-                        os.symlink(dest, "tmp_link"); os.replace("tmp_link", "target")
-                    except OSError:
-                        pass
-        t = threading.Thread(target=flip); t.start()
+        flips = [0]
+        def flip(*_):
+            dest = ("inside", V)[flips[0] % 2]
+            flips[0] += 1
+            try:
+                os.symlink(dest, "tmp_link"); os.replace("tmp_link", "target")
+            except OSError:
+                pass
+        flip()
+        signal.signal(signal.SIGALRM, flip)
+        signal.setitimer(signal.ITIMER_REAL, 0.00005, 0.00005)
         def race():
-            for _ in range(300):
+            for _ in range(2000):
                 try:
                     with open("target", "a") as fh:
                         fh.write("pwned")
@@ -146,7 +151,8 @@ def test_no_file_outside_the_box(tmp_path, hook):
         try:
             attempt("race", race)
         finally:
-            stop.append(1); t.join()
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        print("flips: %d" % flips[0])
         print("sees_project: " + str(os.path.exists({os.getcwd()!r})))
         print("sees_tmp: " + str(os.path.exists({tempfile.gettempdir()!r} + "/" + {os.path.basename(d)!r})))
     """, audit_hook=hook)
@@ -156,6 +162,7 @@ def test_no_file_outside_the_box(tmp_path, hook):
         assert r.status == "passed", r.stderr
         assert "mknod_box" in got and "race" in got, r.stdout
         assert escaped(r) == ["race"] and "victim not visible" in got["race"], r.stdout
+        assert int(got["flips"]) > 10, r.stdout
         assert got["sees_project"] == "False" and got["sees_tmp"] == "False"
     assert victim.read_text() == "original"
     assert snapshot(tmp_path) == before
@@ -224,8 +231,7 @@ def test_no_new_or_surviving_processes(hook):
                                  False)
         attempt("dotted_posixsubprocess", dotted)
         import threading, time
-        threading.Thread(target=time.sleep, args=(60,), daemon=False).start()
-        print("thread: started", flush=True)
+        attempt("thread", lambda: threading.Thread(target=time.sleep, args=(60,)).start())
         while True:
             pass
     """, audit_hook=hook, timeout_s=2)
@@ -397,22 +403,19 @@ def test_no_network_of_any_kind(tmp_path, hook):
 
 # ------------------------------------------------------------------ timeouts
 def test_timeout_kills_the_whole_namespace():
-    marker = "pr" + uuid.uuid4().hex[:12]  # a thread name (15 bytes at most)
+    marker = "pr" + uuid.uuid4().hex[:12]  # a process name (15 bytes at most)
     t = time.monotonic()
     r = probe(f"""
-        import threading, time
-        def named():
-            with open("/proc/thread-self/comm", "w") as fh:
-                fh.write({marker!r})
-            time.sleep(120)
-        for _ in range(4):
-            threading.Thread(target=named).start()
-        time.sleep(0.3)
-        print("started", flush=True)
-        time.sleep(120)
+        import ctypes, signal, time
+        ctypes.CDLL(None).prctl(15, {marker!r}.encode(), 0, 0, 0)  # PR_SET_NAME
+        signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("named: " + open("/proc/self/comm").read().strip(), flush=True)
+        while True:
+            pass
     """, timeout_s=1, audit_hook=False)
     assert r.status == "timeout"
-    assert "started" in r.stdout
+    assert results(r)["named"] == marker
     assert time.monotonic() - t < 8
     time.sleep(0.3)
     assert processes_with(marker) == []
@@ -430,3 +433,142 @@ def test_probe_markers_are_seen_on_the_host():
     finally:
         proc.kill()
         proc.wait()
+
+
+# ------------------------------------------------------------------ found by a second attacker
+@pytest.mark.parametrize("hook", HOOK)
+def test_proc_is_read_only(hook):
+    """The child's uid is the grader's outside the namespace (root here): a writable /proc/sys
+    (kernel.core_pattern) would run a command as the host's root. Opened for writing and
+    closed at once: nothing is written even where the open succeeds."""
+    r = probe("""
+        import os
+        for path in ("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname",
+                     "/proc/sys/vm/drop_caches", "/proc/sysrq-trigger", "/proc/self/comm",
+                     "/proc/self/oom_score_adj"):
+            attempt(path.split("/", 2)[2], lambda: os.close(os.open(path, os.O_WRONLY)))
+    """, audit_hook=hook)
+    assert escaped(r) == [], r.stdout
+    if not hook:
+        assert len(results(r)) == 6, (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_mode_owner_or_attribute_change_of_host_inodes(hook):
+    """The bound devices are the host's own root-owned inodes: chmod to the same mode (no
+    harm if it got through) must not even touch them (their ctime stays)."""
+    before = os.stat("/dev/null")
+    r = probe("""
+        import os
+        attempt("chmod", lambda: os.chmod("/dev/null", 0o666))
+        attempt("chown", lambda: os.chown("/dev/null", -1, -1))
+        attempt("setxattr", lambda: os.setxattr("/dev/null", "user.x", b"1"))
+        open("mine", "w").close()
+        attempt("chmod_box", lambda: os.chmod("mine", 0o600))
+    """, audit_hook=hook)
+    assert escaped(r) == [], r.stdout
+    after = os.stat("/dev/null")
+    assert (after.st_mode, after.st_uid, after.st_ctime_ns) == (
+        before.st_mode, before.st_uid, before.st_ctime_ns)
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_readline_history_files_cannot_write_outside(tmp_path, hook):
+    target = tmp_path / "history"
+    r = probe(f"""
+        import readline
+        readline.add_history("pwned")
+        attempt("append", lambda: readline.append_history_file(1, {str(target)!r}))
+        attempt("proc", lambda: readline.append_history_file(1, "/proc/sys/kernel/hostname"))
+    """, audit_hook=hook)
+    assert escaped(r) == [], r.stdout
+    if hook:
+        assert r.status == "blocked"
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_the_installation_packages_are_hidden(hook):
+    """Without ``packages``, the running installation's site-packages are an empty folder:
+    ``-S`` alone would only keep them off ``sys.path``."""
+    import site
+
+    folders = [p for p in site.getsitepackages() if os.path.isdir(p)]
+    r = probe(f"""
+        import os, sys
+        for p in {folders!r}:
+            sys.path.append(p)
+            print("listing: %d" % len(os.listdir(p)) if os.path.isdir(p) else "listing: absent")
+        attempt("cffi", lambda: __import__("cffi"))
+        attempt("numpy", lambda: __import__("numpy"))
+    """, audit_hook=hook)
+    assert escaped(r) == [], r.stdout
+    assert all(line in ("listing: 0", "listing: absent") for line in r.stdout.splitlines()
+               if line.startswith("listing")), r.stdout
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_memory_outside_the_limit_through_ipc_or_pipes(hook):
+    r = probe("""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def shm():
+            key = libc.shmget(0, 100 * 2**20, 0o1600)  # IPC_PRIVATE, IPC_CREAT
+            if key < 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            return key
+        def msg():
+            q = libc.msgget(0, 0o1600)
+            if q < 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            return q
+        attempt("shmget", shm)
+        attempt("msgget", msg)
+        def pipes():
+            fds = [os.pipe() for _ in range(1000)]
+            return len(fds)
+        attempt("pipes_1000", pipes)
+        def inotify():
+            fd = libc.inotify_init1(0)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            return fd
+        attempt("inotify", inotify)
+    """, audit_hook=False, memory_mb=64) if not hook else probe("""
+        import os
+        attempt("pipes_1000", lambda: len([os.pipe() for _ in range(1000)]))
+    """, memory_mb=64)
+    assert escaped(r) == [], (r.stdout, r.stderr)
+    if not hook:
+        assert len(results(r)) == 4, (r.stdout, r.stderr)
+
+
+def test_a_thread_flood_is_refused():
+    r = probe("""
+        import threading, time
+        def flood():
+            n = 0
+            for _ in range(3000):
+                threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+                n += 1
+            return n
+        attempt("threads", flood)
+    """, audit_hook=False)
+    assert escaped(r) == [], r.stdout
+
+
+def test_a_faked_internal_error_reads_as_failed():
+    """Only the sandbox's own set-up may end as "error" (which graders retry, then raise on):
+    the graded code printing the internal marker and exiting with its code only fails."""
+    from llm_bridge.sandbox import INTERNAL_EXIT_CODE
+    from llm_bridge.sandbox.runner import _INTERNAL_MARKER
+
+    for hook in HOOK:
+        r = probe(f"""
+            import os, sys
+            sys.stderr.write("\\n{_INTERNAL_MARKER}cannot set RLIMIT_AS\\n")
+            sys.stderr.flush()
+            os._exit({INTERNAL_EXIT_CODE})
+        """, audit_hook=hook)
+        assert r.status == "failed" and r.returncode == INTERNAL_EXIT_CODE, r
+        assert _INTERNAL_MARKER in r.stderr
