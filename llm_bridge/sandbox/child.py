@@ -76,6 +76,7 @@ def _sandbox_main(_stat=_stat, _posixsubprocess=_posixsubprocess, builtins=built
     limit("RLIMIT_FSIZE", cfg["fsize_bytes"], cfg["fsize_bytes"], True)
     limit("RLIMIT_NPROC", 0, 0, False)
     limit("RLIMIT_NOFILE", 256, 256, False)  # pipe buffers are memory outside RLIMIT_AS
+    limit("RLIMIT_SIGPENDING", 64, 64, False)  # queued signals: the host root's quota
     sys.dont_write_bytecode = True
 
     with open(cfg["code_path"], "r", encoding="utf-8") as fh:

@@ -206,6 +206,11 @@ def _check_args(code, timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_
         raise ConfigError(f"code: expected a str of Python source, got {type(code).__name__}")
     if "\x00" in code:
         raise ConfigError("code: contains a NUL character")
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"code: is not valid UTF-8 text ({exc.reason} at position "
+                          f"{exc.start})") from None
     return (check_positive("timeout_s", timeout_s), check_int("memory_mb", memory_mb, 64),
             check_int("max_output_bytes", max_output_bytes, 0),
             check_int("max_file_mb", max_file_mb, 1), check_int("disk_mb", disk_mb, 1))
@@ -380,23 +385,40 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
             return _run(argv, host_root, env, timeout_s, max_output_bytes, use_ns, mode,
                         started=cfg["started_marker"])
         with kernel.seccomp_filter() as filt:
-            status_r, status_w = os.pipe()
+            # the status pipe: _run closes our copy of the writer end as soon as bwrap has it
+            # (and marks it closed here), the reader end is closed below; never twice, since
+            # another thread's call may have been given the same descriptor number since
+            status = _StatusPipe()
             try:
                 argv = kernel.bwrap_argv(kernel.bwrap_path() or "bwrap", CHILD_PATH, host_code,
                                          json.dumps(cfg), disk_mb=disk_mb,
                                          seccomp_fd=filt.fileno(), env=env, packages=packages)
-                argv[1:1] = ["--json-status-fd", str(status_w)]
+                argv[1:1] = ["--json-status-fd", str(status.w)]
                 return _run(argv, host_root, None, timeout_s, max_output_bytes, use_ns, mode,
-                            started=cfg["started_marker"], pass_fds=(filt.fileno(), status_w),
-                            status_fds=(status_r, status_w))
+                            started=cfg["started_marker"], pass_fds=(filt.fileno(), status.w),
+                            status=status)
             finally:
-                for fd in (status_r, status_w):
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+                status.close()
     finally:
         _rmtree(tmp)
+
+
+class _StatusPipe:
+    """bwrap's ``--json-status-fd`` pipe; each end is closed exactly once."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+
+    def close_writer(self) -> None:
+        if self.w is not None:
+            w, self.w = self.w, None
+            os.close(w)
+
+    def close(self) -> None:
+        self.close_writer()
+        if self.r is not None:
+            r, self.r = self.r, None
+            os.close(r)
 
 
 def _read_status(fd: int) -> list[dict]:
@@ -426,7 +448,7 @@ def _read_status(fd: int) -> list[dict]:
 
 
 def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: str = "",
-         pass_fds=(), status_fds=None) -> SandboxResult:
+         pass_fds=(), status: _StatusPipe | None = None) -> SandboxResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else {},
@@ -436,8 +458,8 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: 
     except OSError as exc:
         return SandboxResult("error", None, "", f"could not start the sandbox: {exc}",
                              time.monotonic() - start, use_ns, mode)
-    if status_fds is not None:  # only bwrap keeps the writer end: EOF when it exits
-        os.close(status_fds[1])
+    if status is not None:  # only bwrap keeps the writer end: EOF when it exits
+        status.close_writer()
     out, err = _Capture(max_output_bytes), _Capture(max_output_bytes, started.encode("ascii"))
     readers = [threading.Thread(target=cap.drain, args=(stream,), daemon=True)
                for cap, stream in ((out, proc.stdout), (err, proc.stderr))]
@@ -467,8 +489,8 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: 
         except OSError:
             pass
     rc = proc.returncode
-    if status_fds is not None:
-        docs = _read_status(status_fds[0])
+    if status is not None:
+        docs = _read_status(status.r)
         # bwrap reports {"exit-code": N} when the sandboxed program ended, nothing of the kind
         # when its set-up (mounts, namespaces, the filter) failed
         codes = [d["exit-code"] for d in docs if isinstance(d.get("exit-code"), int)]

@@ -75,3 +75,9 @@ def test_command_line_refuses_code_tasks_without_the_kernel_sandbox(tmp_path):
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
     assert "kernel sandbox" not in p.stderr and "no-such-model" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("code, problem", [("print(1)\x00", "NUL"), ("print('\ud800')", "UTF-8")])
+def test_code_that_cannot_be_written_as_a_file_is_refused(code, problem):
+    with pytest.raises(ConfigError, match=f"code: .*{problem}"):
+        run_python(code, isolation="kernel")

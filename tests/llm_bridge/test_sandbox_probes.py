@@ -572,3 +572,101 @@ def test_a_faked_internal_error_reads_as_failed():
         """, audit_hook=hook)
         assert r.status == "failed" and r.returncode == INTERNAL_EXIT_CODE, r
         assert _INTERNAL_MARKER in r.stderr
+
+
+# ------------------------------------------------------------------ found by a third attacker
+@pytest.mark.parametrize("hook", HOOK)
+def test_no_leases_notifications_or_bigger_pipes(tmp_path, hook):
+    """A lease on a root-owned host file (the child "owns" it outside the namespace) would
+    block the host's readers of it; F_NOTIFY watches the host use a folder."""
+    r = probe("""
+        import fcntl, os, signal
+        signal.signal(signal.SIGIO, signal.SIG_IGN)
+        f = open("/sandbox/child.py", "rb")
+        attempt("lease", lambda: fcntl.fcntl(f.fileno(), 1024, fcntl.F_WRLCK))  # F_SETLEASE
+        d = os.open(".", os.O_RDONLY)
+        attempt("notify", lambda: fcntl.fcntl(d, 1026, 0x80000001))  # F_NOTIFY, multishot
+        rd, wr = os.pipe()
+        attempt("pipe_size", lambda: fcntl.fcntl(wr, 1031, 2**20))  # F_SETPIPE_SZ
+    """, audit_hook=hook)
+    assert escaped(r) == [], (r.stdout, r.stderr)
+    assert len(results(r)) == 3, (r.stdout, r.stderr)
+    from llm_bridge.sandbox import CHILD_PATH
+
+    t = time.monotonic()
+    with open(CHILD_PATH, "rb") as fh:  # no lease left: the host reads at once
+        fh.read(10)
+    assert time.monotonic() - t < 1
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_queued_signals_are_bounded(hook):
+    """Real-time signals queue one instance per send, and kill() bypasses RLIMIT_SIGPENDING:
+    the child filled the host root's queued-signal quota with them. Standard signals still
+    work (one pending instance each)."""
+    r = probe("""
+        import os, signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, range(1, signal.SIGRTMAX + 1))
+        attempt("rt_kill", lambda: os.kill(os.getpid(), signal.SIGRTMIN))
+        attempt("rt_pthread_kill", lambda: signal.pthread_kill(__import__("threading").get_ident(),
+                                                               signal.SIGRTMIN + 1))
+        for _ in range(1000):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        print("pending: " + str(sorted(signal.sigpending())))
+    """, audit_hook=hook)
+    got = results(r)
+    assert r.status == "passed", r.stderr
+    assert escaped(r) == [], r.stdout
+    assert got["pending"] == "[<Signals.SIGUSR1: 10>]", r.stdout
+    import platform
+
+    if not hook and platform.machine() == "x86_64":  # 129: rt_sigqueueinfo on x86-64
+        r = probe("""
+            import ctypes, os, signal
+            libc = ctypes.CDLL(None, use_errno=True)
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+            info = ctypes.create_string_buffer(128)
+            def queue():
+                if libc.syscall(129, os.getpid(), int(signal.SIGRTMIN), info) != 0:  # x86-64
+                    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            attempt("rt_sigqueueinfo", queue)
+        """, audit_hook=False)
+        assert escaped(r) == [], r.stdout
+
+
+def test_no_aio_page_cache_probe_or_explicit_host_timestamps():
+    import platform
+
+    before = os.stat("/dev/null")
+    aio = 206 if platform.machine() == "x86_64" else None
+    r = probe(f"""
+        import ctypes, mmap, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def check(rc):
+            if rc != 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            return rc
+        if {aio!r} is not None:
+            ctx = ctypes.c_ulong(0)
+            attempt("io_setup", lambda: check(libc.syscall({aio!r}, 128, ctypes.byref(ctx))))
+        m = mmap.mmap(-1, 4096)
+        buf = ctypes.create_string_buffer(1)
+        addr = ctypes.addressof(ctypes.c_char.from_buffer(m))
+        attempt("mincore", lambda: check(libc.mincore(ctypes.c_void_p(addr), 4096, buf)))
+        attempt("utime_explicit", lambda: os.utime("/dev/null", (0, 0)))
+        attempt("sync", lambda: check(libc.syncfs(0)))
+    """, audit_hook=False)
+    assert escaped(r) == [], (r.stdout, r.stderr)
+    assert len(results(r)) == (4 if aio else 3), (r.stdout, r.stderr)
+    assert os.stat("/dev/null").st_mtime_ns == before.st_mtime_ns
+
+
+def test_concurrent_calls_from_threads():
+    """The grader may grade from several threads: every call gets its own pipes (a pipe end
+    closed twice once broke the calls of other threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        rs = list(pool.map(lambda i: probe(f"print({i} * 2)"), range(24)))
+    assert [r.status for r in rs] == ["passed"] * 24, [(r.status, r.stderr) for r in rs]
+    assert [r.stdout for r in rs] == [f"{2 * i}\n" for i in range(24)]
