@@ -60,11 +60,12 @@ Known and left (measured by an attack on this design, 2-core machine, grader as 
 
 * a root caller's child can still *read* root-only ``/proc`` files of the host kernel
   (``/proc/kpageflags``, ``/proc/slabinfo``: information, not control);
-* **kernel memory of a file-count flood**: empty files in ``/box`` cost inodes, not blocks,
-  and bubblewrap 0.8 cannot bound a tmpfs's inode count; 300,000 files took 3 s and about
-  380 MB of kernel slab (about 440 MB in a 10 s run), freed when the sandbox ends. A memory
-  cgroup (which charges kernel memory) would bound it; none is used (the limits above need
-  none, and most machines give no cgroup delegation). Keep ``timeout_s`` short;
+* **a file-count flood** costs inodes, not tmpfs blocks, and bubblewrap 0.8 cannot bound a
+  tmpfs's inode count (300,000 empty files took 3 s and about 380 MB of kernel slab): the
+  parent counts the working directory's inodes every 50 ms through the sandbox's init
+  (``/proc/<pid>/root/box``) and kills the sandbox past ``max_files`` (10,000 by default; a
+  few thousand files of overshoot at most). A memory cgroup would bound kernel memory
+  exactly; none is used (most machines give no cgroup delegation);
 * pipe buffers (at most 255 descriptors, default 64 KB each: about 8 MB) are outside
   ``RLIMIT_AS``; ``RLIMIT_SIGPENDING`` = 64 bounds POSIX timers (the queued-signal quota is
   the host root's);

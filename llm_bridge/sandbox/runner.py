@@ -277,7 +277,8 @@ def _kill_group(pgid: int) -> None:
 def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
                max_output_bytes: int = 65536, max_file_mb: int = 16, disk_mb: int = 32,
                network_namespace: bool | None = None, isolation: str | None = None,
-               packages: bool = False, audit_hook: bool = True) -> SandboxResult:
+               packages: bool = False, audit_hook: bool = True,
+               max_files: int = 10_000) -> SandboxResult:
     """Run untrusted Python source in a limited child process.
 
     Parameters
@@ -308,6 +309,10 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
         With ``isolation="kernel"``: give the child the running environment's installed
         packages (read-only; e.g. numpy). Default: the standard library only. The weak
         sandbox always sees them.
+    max_files : int
+        With ``isolation="kernel"``: the child is killed (status ``"failed"``) once its working
+        directory holds more files than this (checked every 50 ms: an inode costs kernel
+        memory, not tmpfs blocks, so ``disk_mb`` does not bound a flood of empty files).
     audit_hook : bool
         Install the audit hook (defence in depth). False is allowed with the kernel sandbox
         only, to test that boundary on its own (the escape probes do).
@@ -329,6 +334,7 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
     """
     timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb = _check_args(
         code, timeout_s, memory_mb, max_output_bytes, max_file_mb, disk_mb)
+    max_files = check_int("max_files", max_files, 1)
     if os.name != "posix":
         raise SandboxError("run_python: needs a POSIX system (resource limits, sessions)")
     mode = resolve_isolation(isolation)
@@ -396,7 +402,7 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
                 argv[1:1] = ["--json-status-fd", str(status.w)]
                 return _run(argv, host_root, None, timeout_s, max_output_bytes, use_ns, mode,
                             started=cfg["started_marker"], pass_fds=(filt.fileno(), status.w),
-                            status=status)
+                            status=status, max_files=max_files)
             finally:
                 status.close()
     finally:
@@ -421,19 +427,9 @@ class _StatusPipe:
             os.close(r)
 
 
-def _read_status(fd: int) -> list[dict]:
-    """The JSON documents bwrap wrote on its status pipe (its writer end closed)."""
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    docs, decoder = [], json.JSONDecoder()
-    text, pos = b"".join(chunks).decode("utf-8", "replace"), 0
+def _parse_status(text: str) -> list[dict]:
+    """The JSON objects of bwrap's status stream (one per line; a torn last one dropped)."""
+    docs, decoder, pos = [], json.JSONDecoder(), 0
     while True:
         while pos < len(text) and text[pos].isspace():
             pos += 1
@@ -447,8 +443,66 @@ def _read_status(fd: int) -> list[dict]:
             docs.append(doc)
 
 
+class _StatusReader(threading.Thread):
+    """Reads bwrap's status pipe as it comes (``child-pid`` early, ``exit-code`` at the end)."""
+
+    def __init__(self, fd: int):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.data = b""
+        self.child_pid: int | None = None
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.data += chunk
+            if self.child_pid is None:
+                for doc in _parse_status(self.data.decode("utf-8", "replace")):
+                    if isinstance(doc.get("child-pid"), int):
+                        self.child_pid = doc["child-pid"]
+
+    def docs(self) -> list[dict]:
+        return _parse_status(self.data.decode("utf-8", "replace"))
+
+
+def _box_files(child_pid: int) -> int | None:
+    """Files (inodes) in use in the sandbox's working directory, seen through the sandbox's
+    init process (None where that cannot be read)."""
+    try:
+        st = os.statvfs(f"/proc/{child_pid}/root{kernel.BOX}")
+    except OSError:
+        return None
+    return st.f_files - st.f_ffree
+
+
+def _wait(proc, deadline: float, reader: _StatusReader | None, max_files: int | None):
+    """Wait for ``proc`` until ``deadline``; with a status reader and ``max_files``, check
+    every 50 ms that the working directory holds at most ``max_files`` files. Returns
+    ``"exited"``, ``"timeout"`` or ``"files"`` (the last two: not killed yet)."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        step = remaining if reader is None or not max_files else min(remaining, 0.05)
+        try:
+            proc.wait(timeout=step)
+            return "exited"
+        except subprocess.TimeoutExpired:
+            pass
+        if reader is not None and max_files and reader.child_pid is not None:
+            used = _box_files(reader.child_pid)
+            if used is not None and used > max_files:
+                return "files"
+
+
 def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: str = "",
-         pass_fds=(), status: _StatusPipe | None = None) -> SandboxResult:
+         pass_fds=(), status: _StatusPipe | None = None,
+         max_files: int | None = None) -> SandboxResult:
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else {},
@@ -458,20 +512,23 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: 
     except OSError as exc:
         return SandboxResult("error", None, "", f"could not start the sandbox: {exc}",
                              time.monotonic() - start, use_ns, mode)
+    reader = None
     if status is not None:  # only bwrap keeps the writer end: EOF when it exits
         status.close_writer()
+        reader = _StatusReader(status.r)
+        reader.start()
     out, err = _Capture(max_output_bytes), _Capture(max_output_bytes, started.encode("ascii"))
     readers = [threading.Thread(target=cap.drain, args=(stream,), daemon=True)
                for cap, stream in ((out, proc.stdout), (err, proc.stderr))]
     for t in readers:
         t.start()
-    killed = False
+    killed = too_many_files = False
     try:
-        proc.wait(timeout=timeout_s + _STARTUP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        killed = True
-        _kill_group(proc.pid)
-        proc.wait()
+        outcome = _wait(proc, start + timeout_s + _STARTUP_GRACE_S, reader, max_files)
+        if outcome != "exited":
+            killed, too_many_files = outcome == "timeout", outcome == "files"
+            _kill_group(proc.pid)
+            proc.wait()
     except BaseException:  # KeyboardInterrupt: do not leave the child running
         _kill_group(proc.pid)
         proc.wait()
@@ -489,8 +546,13 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: 
         except OSError:
             pass
     rc = proc.returncode
-    if status is not None:
-        docs = _read_status(status.r)
+    if too_many_files:
+        return SandboxResult("failed", proc.returncode, out.text(), err.text() + (
+            f"\n[llm_bridge.sandbox] killed: more than {max_files} files in the working "
+            "directory\n"), seconds, use_ns, mode)
+    if reader is not None:
+        reader.join(timeout=2.0)
+        docs = reader.docs()
         # bwrap reports {"exit-code": N} when the sandboxed program ended, nothing of the kind
         # when its set-up (mounts, namespaces, the filter) failed
         codes = [d["exit-code"] for d in docs if isinstance(d.get("exit-code"), int)]

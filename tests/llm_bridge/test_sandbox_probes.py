@@ -184,14 +184,6 @@ def test_the_box_is_small_and_gone_afterwards(hook):
         except OSError as exc:
             print("disk_full: " + type(exc).__name__)
         print("written_mb: %d" % total)
-        n = 0
-        try:
-            for i in range(20000):
-                open("f%d" % i, "w").close()
-                n += 1
-        except OSError:
-            pass
-        print("files: %d" % n)
         attempt("shm", lambda: open("/dev/shm/x", "wb").write(b"x" * 2**20))
         attempt("root", lambda: open("/x", "wb"))
         attempt("usr", lambda: open("/usr/x", "wb"))
@@ -670,3 +662,20 @@ def test_concurrent_calls_from_threads():
         rs = list(pool.map(lambda i: probe(f"print({i} * 2)"), range(24)))
     assert [r.status for r in rs] == ["passed"] * 24, [(r.status, r.stderr) for r in rs]
     assert [r.stdout for r in rs] == [f"{2 * i}\n" for i in range(24)]
+
+
+@pytest.mark.parametrize("hook", HOOK)
+def test_a_file_count_flood_is_stopped(hook):
+    """Empty files cost kernel memory (inodes), not tmpfs blocks: the parent kills the
+    sandbox past ``max_files``, well before the time limit."""
+    t = time.monotonic()
+    r = probe("""
+        for i in range(300000):
+            open("f%d" % i, "w").close()
+        print("created: all")
+    """, max_files=2000, timeout_s=20, audit_hook=hook)
+    assert r.status == "failed" and "more than 2000 files" in r.stderr, (r.status, r.stderr)
+    assert "created: all" not in r.stdout
+    assert time.monotonic() - t < 10
+    ok = probe("for i in range(500): open('f%d' % i, 'w').close()", max_files=2000)
+    assert ok.status == "passed", ok.stderr
