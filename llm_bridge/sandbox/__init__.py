@@ -13,7 +13,8 @@ no capabilities, in a new session, dying with its parent, behind a **seccomp** f
 by libseccomp. It sees a read-only ``/usr`` and Python installation (its site-packages
 hidden unless ``packages=True``), four harmless devices, its own read-only ``/proc`` and one
 writable directory, ``/box``, a tmpfs of ``disk_mb`` MB; no project, no home, no ``/tmp``, no
-``/etc``, no sockets, no other processes. New processes *and threads*, sockets, ``memfd`` and
+``/etc``, no sockets, no other processes; past ``max_files`` files in ``/box`` (inodes cost
+kernel memory that ``disk_mb`` does not bound) the parent kills it. New processes *and threads*, sockets, ``memfd`` and
 SysV/POSIX IPC, device nodes and FIFOs, ``chmod``/``chown``/xattrs, ``inotify``, ``ptrace``,
 signals and priorities of other processes (``pidfd_*``, ``fcntl(F_SETOWN/F_SETSIG)``,
 ``setpriority``, ``sched_setaffinity``), mounts and namespaces, ``io_uring`` and ``bpf`` are
