@@ -6,11 +6,13 @@ helpers are never used). The receiver is asked for the complete function in one
 ```` ```python ```` block. Grading (:mod:`llm_bridge.tasks.humaneval_grading`) never trusts
 the graded program to say that it passed: on the fast path (158 problems) the program only
 calls the function on the tests' arguments and reports the results, which the parent compares
-with the expected values (never shown to the program); the other 6 are recorded in one run
-and replayed against the dataset's ``check`` in a second run without the graded code. Each
-run gets the sandbox's limits (10 s, 512 MB by default). An answer is correct iff every test
-passes; an early ``sys.exit(0)``/``os._exit(0)``, a printed token, patched tracebacks or an
-always-equal return value do not pass. A HumanEval uid is its task id (``"HumanEval/12"``).
+with the expected values (never shown to the program); on the other 6 a trusted run (once per
+problem in a process) records the arguments the dataset's ``check`` passes to the canonical
+solution, the graded program is called on them, and a second trusted run replays its results
+through ``check``: the graded code never runs inside ``check``. Each run gets the sandbox's
+limits (10 s, 512 MB by default). Code with a NUL character or a lone surrogate fails unrun.
+An answer is correct iff every test passes; an early ``sys.exit(0)``/``os._exit(0)``, a
+printed token, patched tracebacks or an always-equal return value do not pass. A HumanEval uid is its task id (``"HumanEval/12"``).
 """
 
 from __future__ import annotations
@@ -170,12 +172,15 @@ class HumanEvalTask(Task):
 
         The detail is ``"passed"``, ``"no code found"``, ``"failed: call 3 of 8: ...
         returned 5, expected 6 (AssertionError)"`` (the first failing call), or the sandbox
-        status (``timeout``, ``memory``, ``blocked``, ``failed``) with the tail of stderr.
+        status (``timeout``, ``memory``, ``blocked``, ``failed``) with the tail of stderr;
+        ``"failed: the code contains a NUL character"`` / ``"... is not valid UTF-8"`` for
+        code that cannot be run at all.
 
         Raises
         ------
         SandboxError
-            If the sandbox itself fails twice in a row on one run.
+            If the sandbox itself fails twice in a row on one run, or the trusted run that
+            records a slow-path problem's test arguments does not finish.
         """
         check_response(response)
         row = self._row(problem)
@@ -192,9 +197,9 @@ class HumanEvalTask(Task):
             raise SandboxError(f"grading {problem.uid}: the sandbox failed twice: "
                                f"{result.stderr[-300:]}")
 
-        # the seed of the random test inputs of record-and-replay (the same in both runs)
+        # the seed of the random test inputs of the slow path (the same in both trusted runs)
         seed = hash_int("humaneval-replay", problem.uid) % 2**32
         correct, detail = grade_code(self._body(row, code), prompt=row["prompt"],
-                                     test=row["test"], entry_point=row["entry_point"],
-                                     run=run, seed=seed)
+                                     canonical=row["canonical_solution"], test=row["test"],
+                                     entry_point=row["entry_point"], run=run, seed=seed)
         return Grade(correct, 1.0 if correct else 0.0, code, detail)

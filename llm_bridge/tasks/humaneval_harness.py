@@ -1,10 +1,12 @@
 """The child side of HumanEval grading (:mod:`llm_bridge.tasks.humaneval_grading`).
 
 Standard library only, and self-contained: the whole text of this file is copied into each
-graded program, which ``exec``\ s it in a namespace of its own (so that the graded code's
+graded program, which runs it with ``exec`` in a namespace of its own (so that the graded code's
 globals, a module-level ``list = ...`` say, cannot shadow a name it uses) and calls
-:func:`_c_run_fast`, :func:`_c_record` or :func:`_c_replay` there. The parent imports it too,
-for the same encoding (:func:`_c_encode`, :func:`_c_decode`) and the exceptions.
+:func:`_c_run_fast` or :func:`_c_run_recorded` there; the trusted runs of the slow path (no
+candidate code) call :func:`_c_record_args` and :func:`_c_replay`. The parent imports it too,
+for the same encoding (:func:`_c_encode`, :func:`_c_decode` with its limits) and the
+exceptions.
 """
 
 import builtins
@@ -18,14 +20,26 @@ import sys
 MAX_PAYLOAD_BYTES = 1_000_000
 _MAX_BYTES = MAX_PAYLOAD_BYTES
 _MAX_DEPTH = 100
+#: The most values (every int, str, list, ... counted) one payload may decode to.
+MAX_DECODED_VALUES = 200_000
+#: The most set items plus dict keys one payload may decode to.
+MAX_DECODED_KEYS = 10_000
+#: The most keys of one set or dict that may share one hash value (keys chosen to collide
+#: make every insertion compare with all the earlier ones: quadratic work for the decoder).
+MAX_SAME_HASH = 32
 
 class _NotPlain(Exception):
     """A value that is not a plain literal value, or a malformed encoding of one."""
 
 
+class _OverLimit(_NotPlain):
+    """An encoding over the decoder's limits (values, keys, keys with one hash)."""
+
+
 class _Replay(BaseException):
-    """The replay found a call that does not match the record (not an ``Exception``, so
-    that a ``try``/``except Exception`` in a test does not swallow it)."""
+    """A trusted run's own stop: the replay found a call that does not match the record, or
+    the recording found an argument it cannot record (not an ``Exception``, so that a
+    ``try``/``except Exception`` in a test does not swallow it)."""
 
 
 def _c_type_name(cls):
@@ -81,9 +95,23 @@ def _c_encode(value, depth=0):
     raise _NotPlain("an object of type " + _c_type_name(t))
 
 
-def _c_decode(obj, depth=0):
+def _c_budget():
+    """A fresh decoding budget, ``[values left, set items and dict keys left]``: share one
+    among the decodings of one payload."""
+    return [MAX_DECODED_VALUES, MAX_DECODED_KEYS]
+
+
+def _c_decode(obj, depth=0, budget=None):
     """The plain value of an encoding made by ``_c_encode`` (checked strictly: ``_NotPlain``
-    on anything else)."""
+    on anything else; ``_OverLimit``, a ``_NotPlain``, past the limits of ``budget``, a fresh
+    :func:`_c_budget` when None: at most ``MAX_DECODED_VALUES`` values and
+    ``MAX_DECODED_KEYS`` set items and dict keys, at most ``MAX_SAME_HASH`` keys of one set or
+    dict with one hash value). The work is linear in the size of the encoding."""
+    if budget is None:
+        budget = _c_budget()
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _OverLimit("more than %d values in one payload" % MAX_DECODED_VALUES)
     if obj is None or obj is True or obj is False or type(obj) is str:
         return obj
     if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not str:
@@ -97,18 +125,33 @@ def _c_decode(obj, depth=0):
     if tag in ("l", "t", "s", "d") and type(body) is list:
         if depth >= _MAX_DEPTH:
             raise _NotPlain("a value nested more than %d levels deep" % _MAX_DEPTH)
-        try:
+        if tag == "l" or tag == "t":
+            items = [_c_decode(v, depth + 1, budget) for v in body]
+            return items if tag == "l" else tuple(items)
+        budget[1] -= len(body)
+        if budget[1] < 0:
+            raise _OverLimit("more than %d set items and dict keys in one payload"
+                             % MAX_DECODED_KEYS)
+        hashes = {}
+        keys = []
+        for item in body:
             if tag == "d":
-                out = {}
-                for pair in body:
-                    if type(pair) is not list or len(pair) != 2:
-                        raise _NotPlain("a dict item is not a [key, value] pair")
-                    out[_c_decode(pair[0], depth + 1)] = _c_decode(pair[1], depth + 1)
-                return out
-            items = [_c_decode(v, depth + 1) for v in body]
-            return items if tag == "l" else tuple(items) if tag == "t" else set(items)
-        except TypeError as exc:  # an unhashable set item or dict key
-            raise _NotPlain("unhashable: %s" % exc) from None
+                if type(item) is not list or len(item) != 2:
+                    raise _NotPlain("a dict item is not a [key, value] pair")
+                item = item[0]
+            key = _c_decode(item, depth + 1, budget)
+            try:
+                h = hash(key)
+            except TypeError as exc:  # an unhashable set item or dict key
+                raise _NotPlain("unhashable: %s" % exc) from None
+            hashes[h] = hashes.get(h, 0) + 1
+            if hashes[h] > MAX_SAME_HASH:
+                raise _OverLimit("more than %d keys of one set or dict with the same hash"
+                                 % MAX_SAME_HASH)
+            keys.append(key)
+        if tag == "s":
+            return set(keys)
+        return dict(zip(keys, [_c_decode(pair[1], depth + 1, budget) for pair in body]))
     raise _NotPlain("a malformed %r value" % tag[:10])
 
 
@@ -172,72 +215,76 @@ def _c_test_namespace(prompt, test, entry_point, stand_in):
     return ns
 
 
-def _c_record(fn, prompt, test, entry_point, seed, marker):
-    """Run the dataset's ``check`` on a recording wrapper of ``fn``; emit the record
-    ``[[call, kind, body], ...]`` (``call`` = encoded ``[args, kwargs]`` or None)."""
-    log = []
+def _c_record_args(prompt, canonical, test, entry_point, seed, token):
+    """The trusted run (no candidate code): run the dataset's ``check`` on a stand-in that
+    records each call's encoded ``[args, kwargs]`` (strictly, before the call) and returns the
+    canonical solution's result (``prompt + canonical``, run in a namespace of its own); emit
+    ``{"passed", "error", "calls"}`` after the marker ``token``."""
+    out = {"passed": False, "error": "", "calls": []}
     used = [2]
-
-    def add(entry):
-        text = _c_dumps(entry)
-        if used[0] + len(text) + 1 > _MAX_BYTES:
-            log.append(_c_dumps([None, "bad", "the record exceeds %d bytes" % _MAX_BYTES]))
-            used[0] = _MAX_BYTES + 1
-            raise _Replay("the record is full")
-        log.append(text)
-        used[0] += len(text) + 1
-
-    def wrapper(*args, **kwargs):
-        if used[0] > _MAX_BYTES:
-            raise _Replay("the record is full")
-        try:
-            call = [_c_encode(args), _c_encode(kwargs)]
-        except BaseException:
-            call = None
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            add([call, "err", _c_describe(exc)])
-            raise
-        add([call] + _c_outcome(result))
-        return result
-
     try:
-        ns = _c_test_namespace(prompt, test, entry_point, wrapper)
+        ref_ns = {"__name__": "__llm_bridge_reference__", "__builtins__": builtins}
+        exec(compile(prompt + canonical, "<canonical solution>", "exec"), ref_ns)
+        reference = ref_ns[entry_point]
+
+        def stand_in(*args, **kwargs):
+            try:
+                call = [_c_encode(args), _c_encode(kwargs)]
+            except _NotPlain as exc:
+                raise _Replay("call %d: an argument is not a plain value: %s"
+                              % (len(out["calls"]) + 1, exc)) from None
+            used[0] += len(_c_dumps(call)) + 1
+            if used[0] > _MAX_BYTES:
+                raise _Replay("the arguments exceed %d bytes" % _MAX_BYTES)
+            out["calls"].append(call)
+            return reference(*args, **kwargs)
+
+        ns = _c_test_namespace(prompt, test, entry_point, stand_in)
         random.seed(seed)
-        ns["check"](wrapper)
-    except MemoryError:
-        raise  # the sandbox reports the status "memory"
-    except BaseException:
-        pass
-    _c_emit(marker, "[" + ",".join(log) + "]")
+        ns["check"](stand_in)
+        out["passed"] = True
+    except BaseException as exc:
+        out["error"] = _c_describe(exc)
+        out["calls"] = []
+    _c_emit(token, _c_dumps(out))
 
 
-def _c_replay(prompt, test, entry_point, seed, record_text, token):
-    """Run the dataset's ``check`` on a replayer of the record; emit the outcome
-    ``{"passed", "calls", "recorded", "error", "last"}`` after the marker ``token``."""
+def _c_run_recorded(fn, calls_text, marker):
+    """Call ``fn`` on each recorded ``[args, kwargs]`` of ``calls_text`` (decoded afresh for
+    each call), as :func:`_c_run_fast` does: no test code, no expected values."""
+    calls = json.loads(calls_text)
+
+    def maker(call):
+        def make():
+            return _c_decode(call[0]), _c_decode(call[1])
+        return make
+
+    _c_run_fast(fn, [maker(call) for call in calls], marker)
+
+
+def _c_replay(prompt, test, entry_point, seed, calls_text, results_text, token):
+    """Run the dataset's ``check`` on a replayer (no candidate code): call ``i`` must have
+    the arguments ``calls[i]`` (the trusted record) and returns the decoded ``results[i]``
+    (the candidate's, one decoding budget for all); emit the outcome ``{"passed", "calls",
+    "recorded", "error", "last"}`` after the marker ``token``."""
     out = {"passed": False, "calls": 0, "recorded": 0, "error": "", "last": ""}
     try:
-        record = json.loads(record_text)
-        if type(record) is not list:
-            raise _Replay("the record is not a list")
-        out["recorded"] = len(record)
+        calls = json.loads(calls_text)
+        results = json.loads(results_text)
+        if type(calls) is not list or type(results) is not list or len(calls) != len(results):
+            raise _Replay("the record does not hold one result per call")
+        out["recorded"] = len(calls)
         position = [0]
+        budget = _c_budget()
 
         def replayer(*args, **kwargs):
             i = position[0]
-            if i >= len(record):
-                raise _Replay("the tests made more calls than the %d recorded" % len(record))
+            if i >= len(calls):
+                raise _Replay("the tests made more calls than the %d recorded" % len(calls))
             position[0] = out["calls"] = i + 1
-            entry = record[i]
-            if type(entry) is not list or len(entry) != 3:
-                raise _Replay("call %d: a malformed record entry" % (i + 1))
-            call, kind, body = entry
-            if call != json.loads(_c_dumps([_c_encode(args), _c_encode(kwargs)])):
+            if calls[i] != json.loads(_c_dumps([_c_encode(args), _c_encode(kwargs)])):
                 raise _Replay("call %d: the arguments differ from the recorded ones" % (i + 1))
-            if kind != "ok":
-                raise _Replay("call %d: no plain result was recorded" % (i + 1))
-            value = _c_decode(body)
+            value = _c_decode(results[i], 0, budget)
             try:
                 out["last"] = repr(value)[:120]
             except ValueError:  # an int too long for str()
@@ -247,9 +294,9 @@ def _c_replay(prompt, test, entry_point, seed, record_text, token):
         ns = _c_test_namespace(prompt, test, entry_point, replayer)
         random.seed(seed)
         ns["check"](replayer)
-        if position[0] != len(record):
+        if position[0] != len(calls):
             raise _Replay("the tests made %d calls, %d were recorded"
-                          % (position[0], len(record)))
+                          % (position[0], len(calls)))
         out["passed"] = True
     except BaseException as exc:
         out["error"] = _c_describe(exc)

@@ -1,10 +1,12 @@
 """HumanEval grading outside the graded program (llm_bridge.tasks.humaneval_grading): the
 canonical solutions pass, the known fakes fail (and did fool the old self-reporting
-program), wrong answers name the failing call, the test parser, the strict payload format,
-and the expected values never reach the child.
+program), the slow path's candidate never runs inside ``check`` (a frame peek at ``check``'s
+locals fails), wrong answers name the failing call, the test parser, the strict payload
+format with the decoder's limits (keys forged to collide), malformed records and code that
+cannot run fail without raising, and the expected values never reach the child.
 
-Run time on a shared 2-core machine: about 25 s, most of it the 164 canonical solutions
-(one sandbox run each, two for the 6 slow-path problems).
+Run time on a shared 2-core machine: about 30 s, most of it the 164 canonical solutions
+(one sandbox run each; for the 6 slow-path problems three the first time, then two).
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import time
 
 import pytest
 
+from llm_bridge.errors import ConfigError
 from llm_bridge.sandbox import run_python
 from llm_bridge.tasks import HumanEvalTask
-from llm_bridge.tasks.humaneval_grading import (_child_library, decode_value, fast_program,
-                                                judge_fast, parse_tests, read_frame)
-from llm_bridge.tasks.humaneval_harness import _c_encode
+from llm_bridge.tasks.humaneval_grading import (_CALLS_CACHE, _child_library, call_program,
+                                                decode_value, fast_program, grade_code,
+                                                judge_fast, parse_tests, read_frame,
+                                                recorded_calls)
+from llm_bridge.tasks.humaneval_harness import (MAX_DECODED_KEYS, MAX_DECODED_VALUES,
+                                                MAX_SAME_HASH, _c_encode)
 
 FAST = ("HumanEval/0", "HumanEval/1", "HumanEval/11", "HumanEval/13")
 SLOW = ("HumanEval/32", "HumanEval/38", "HumanEval/44", "HumanEval/50", "HumanEval/53",
@@ -221,23 +227,152 @@ def {ep}(*args, **kwargs):
     return None
 """
 
+N_53 = 105  # HumanEval/53's check: 5 fixed calls, then 100 random ones
 
-def _record(*calls):
-    return json.dumps([[[_c_encode(args), _c_encode({})], "ok", _c_encode(result)]
-                       for args, result in calls])
+
+def _results(*values, n=N_53, fill=None):
+    """A run-2 payload: ``values`` then ``fill`` (an entry) up to ``n`` entries."""
+    entries = [["ok", _c_encode(v)] for v in values]
+    return json.dumps(entries + [fill or ["ok", _c_encode(0)]] * (n - len(entries)))
 
 
 @pytest.mark.parametrize("record, why", [
-    ("[]", "more calls than the 0 recorded"),
-    (_record(((0, 1), 1)), "more calls than the 1"),  # the right first call, then nothing
-    (_record(((5, 1), 1)), "arguments differ"),  # a wrong argument
-    (_record(((0, 1), 1), ((1, 0), 1), ((2, 3), 6)), "AssertionError"),  # a wrong result
-    ("[[", "the call record is malformed"),
+    ("[]", "does not hold one entry per call"),
+    (_results(1, n=1), "does not hold one entry per call"),  # the right first call only
+    (_results(1, 1, 1), "failed after call 3 of 105 (returned 1): AssertionError"),
+    (_results(1, 1, 5, 12, 12), "failed after call 6 of 105 (returned 0): AssertionError"),
+    ("[[", "the result payload is malformed"),
+    (_results(1, fill=["err", 5]), "malformed at call 2"),
+    (_results(1, fill=["ok"]), "malformed at call 2"),
+    (_results(1, fill=[["ok"], 1]), "malformed at call 2"),
+    (_results(1, fill=["ok", ["i", "zz"]]), "malformed at call 2"),
+    (_results(1, fill="x"), "malformed at call 2"),
+    (_results(1, fill=["bad", "nope"]), "failed: call 2: candidate(1, 0) returned nope, not a "
+                                        "plain value"),
 ])
 def test_a_forged_record_fails_the_replay(task, record, why):
     p = _problem(task, "HumanEval/53")
     g = task.grade(p, _answer(FORGED_RECORD.format(ep="add", record=record)))
     assert not g.correct and why in g.detail, g.detail
+
+
+@pytest.mark.parametrize("entry", [["", "err", "x"], [{"a": 1}, "err", "x"], [[], "bad", 1],
+                                   ["ok", {"a": 1}], [1, 2], "", None, {"a": 1}])
+@pytest.mark.parametrize("n", [1, N_53])
+def test_a_malformed_record_entry_fails_and_never_raises(task, entry, n):
+    # the old record-and-replay raised IndexError on ["", "err", "x"] and KeyError on
+    # [{"a": 1}, "err", "x"] (it read call[0] of a forged entry)
+    p = _problem(task, "HumanEval/53")
+    record = json.dumps([entry] + [["ok", _c_encode(1)]] * (n - 1))
+    g = task.grade(p, _answer(FORGED_RECORD.format(ep="add", record=record)))
+    assert not g.correct and g.score == 0.0
+    assert ("malformed at call 1" if n == N_53 else "one entry per call") in g.detail, g.detail
+
+
+FRAME_PEEK = """
+def {ep}(s):
+    import sys
+    f = sys._getframe(1)
+    while f is not None:
+        if ('str' in f.f_locals and isinstance(f.f_locals['str'], str)
+                and f.f_locals['str'] != s):
+            return f.f_locals['str']
+        f = f.f_back
+    return s
+"""
+
+
+@pytest.mark.parametrize("uid", ["HumanEval/38", "HumanEval/50"])
+def test_reading_the_expected_value_from_checks_frame_fails(task, uid):
+    # the old record-and-replay ran the candidate inside check: this wrong answer (it
+    # returns the expected string from check's locals) was graded correct
+    p = _problem(task, uid)
+    g = task.grade(p, _answer(FRAME_PEEK.format(ep=p.metadata["entry_point"])))
+    assert not g.correct, g.detail
+    assert g.detail.startswith("failed after call 1 of 100") and "AssertionError" in g.detail
+
+
+NOT_IN_CHECK = """
+import sys
+
+def add(x, y):
+    f = sys._getframe(1)
+    while f is not None:
+        if f.f_code.co_name == "check" or "check" in f.f_globals:
+            raise RuntimeError("called from the tests")
+        f = f.f_back
+    return x + y
+"""
+
+
+def _sandbox_run(code, max_output_bytes):
+    return run_python(code, timeout_s=10, memory_mb=512, max_output_bytes=max_output_bytes)
+
+
+def test_the_candidate_never_runs_inside_check_nor_next_to_the_test_code(task):
+    p = _problem(task, "HumanEval/53")
+    g = task.grade(p, _answer(NOT_IN_CHECK))
+    assert g.correct, g.detail  # the old grading: "raised RuntimeError: called from the tests"
+    for uid in SLOW:
+        q = _problem(task, uid)
+        calls_text, calls = recorded_calls(
+            prompt=q.entry["prompt"], canonical=q.entry["canonical_solution"],
+            test=q.entry["test"], entry_point=q.metadata["entry_point"], seed=7,
+            run=_sandbox_run)
+        body = task._body(q.entry, q.question + q.answer)
+        program = call_program(body, q.metadata["entry_point"], calls_text, "M")
+        assert program.startswith(body) and "def check" not in program[len(body):]
+        assert q.entry["test"].strip() not in program
+        assert len(calls) == {"HumanEval/32": 100, "HumanEval/38": 100, "HumanEval/44": 12,
+                              "HumanEval/50": 100, "HumanEval/53": 105,
+                              "HumanEval/151": 7}[uid]
+
+
+def test_the_argument_record_is_made_once_per_problem_and_costs_no_extra_run_after(task):
+    p = _problem(task, "HumanEval/44")
+    runs = []
+
+    def counting(code, max_output_bytes):
+        runs.append(code)
+        return _sandbox_run(code, max_output_bytes)
+
+    kwargs = dict(prompt=p.entry["prompt"], canonical=p.entry["canonical_solution"],
+                  test=p.entry["test"], entry_point="change_base", run=counting, seed=991)
+    _CALLS_CACHE.clear()
+    body = task._body(p.entry, p.question + p.answer)
+    assert grade_code(body, **kwargs) == (True, "passed")
+    assert len(runs) == 3 and "_c_record_args" in runs[0] and body not in runs[0]
+    assert body in runs[1] and not any(body in r for r in runs[2:])
+    assert grade_code(body, **kwargs) == (True, "passed")
+    assert len(runs) == 5  # two runs a grading once the record is cached
+    wrong = task._body(p.entry, "def change_base(x, base):\n    raise ValueError(x)\n")
+    assert grade_code(wrong, **kwargs) == (False, "failed: call 1: candidate(8, 3) raised "
+                                                  "ValueError: 8")
+    assert len(runs) == 6  # an exception fails without the replay
+
+
+def test_a_check_whose_inputs_depend_on_outputs_gives_a_false_negative_never_a_pass():
+    # documented: the arguments are recorded on the canonical solution, so a correct answer
+    # that returns another valid value than the canonical one fails the argument match
+    prompt = 'def step(x):\n    """A larger number."""\n'
+    test = ("def check(candidate):\n    x = candidate(1)\n    assert x in (2, 3)\n"
+            "    assert candidate(x) > x\n")
+    kwargs = dict(prompt=prompt, canonical="    return x + 1\n", test=test, entry_point="step",
+                  run=_sandbox_run, seed=3)
+    assert not parse_tests(test, "step").fast
+    assert grade_code(prompt + "    return x + 1\n", **kwargs) == (True, "passed")
+    correct, detail = grade_code(prompt + "    return x + 2\n", **kwargs)
+    assert not correct and "call 2: the arguments differ" in detail, detail
+    correct, detail = grade_code(prompt + "    return x\n", **kwargs)  # wrong: fails too
+    assert not correct and "AssertionError" in detail, detail
+
+
+def test_a_check_that_fails_on_its_own_solution_is_the_graders_error():
+    prompt = 'def one():\n    """One."""\n'
+    test = "def check(candidate):\n    x = candidate()\n    assert x == 1\n"
+    with pytest.raises(ConfigError, match="canonical solution: AssertionError"):
+        grade_code(prompt + "    return 1\n", prompt=prompt, canonical="    return 2\n",
+                   test=test, entry_point="one", run=_sandbox_run, seed=0)
 
 
 def test_redefined_test_helpers_do_not_reach_the_tests(task):
@@ -250,12 +385,13 @@ def test_redefined_test_helpers_do_not_reach_the_tests(task):
     assert not g.correct and "AssertionError" in g.detail, g.detail
 
 
-def test_an_answer_that_draws_from_the_global_random_generator_fails_the_replay(task):
-    # the documented cost of a deterministic replay (HumanEval/53 draws its inputs unseeded)
+def test_an_answer_that_draws_from_the_global_random_generator_passes(task):
+    # HumanEval/53 draws its inputs unseeded; the candidate runs apart from check, so its own
+    # draws no longer shift them (the old record-and-replay failed this correct answer)
     p = _problem(task, "HumanEval/53")
     g = task.grade(p, _answer("import random\n\ndef add(x, y):\n    random.random()\n"
                               "    return x + y\n"))
-    assert not g.correct and "arguments differ" in g.detail, g.detail
+    assert g.correct, g.detail
 
 
 # ------------------------------------------------------------------ (c) wrong answers
@@ -291,7 +427,7 @@ def test_a_wrong_answer_names_the_failing_call(task):
 def test_wrong_answers_on_the_slow_path_and_sandbox_statuses(task):
     p = _problem(task, "HumanEval/53")
     g = task.grade(p, _answer("def add(x, y):\n    return x - y\n"))
-    assert g.detail == "failed after call 1 of 1 (returned -1): AssertionError", g.detail
+    assert g.detail == "failed after call 1 of 105 (returned -1): AssertionError", g.detail
     g = task.grade(p, _answer("def add(x, y):\n    raise KeyError(x)\n"))
     assert g.detail == "failed: call 1: candidate(0, 1) raised KeyError: 0"
     g = task.grade(p, _answer("def add(x, y):\n    return x + y if x < 500 else object()\n"))
@@ -379,8 +515,6 @@ def test_parser_sends_the_rest_to_the_slow_path(body, why):
 
 
 def test_parser_refuses_non_tests():
-    from llm_bridge.errors import ConfigError
-
     with pytest.raises(ConfigError, match="test: defines no `check`"):
         parse_tests("x = 1\n", "f")
     with pytest.raises(ConfigError, match="test: not valid Python"):
@@ -431,6 +565,92 @@ def test_encoding_refuses_what_is_not_plain():
 def test_decoding_is_strict(obj):
     with pytest.raises(ValueError, match="result:"):
         decode_value(obj)
+
+
+# ------------------------------------------------------------------ the decoder's limits
+_M61 = 2**61 - 1  # i * (2**61 - 1) all hash to 0: a set of them is quadratic to build
+
+
+def _colliding(n, tag="s"):
+    keys = [["i", format(i * _M61, "x")] for i in range(n)]
+    return [tag, keys if tag == "s" else [[k, None] for k in keys]]
+
+
+@pytest.mark.parametrize("tag", ["s", "d"])
+def test_keys_forged_to_collide_are_refused_fast(tag):
+    # 30,000 colliding ints took the old decoder about 6 s (70,000: a minute), 9,000 about
+    # 0.5 s, and 9,000 colliding nested tuples (each comparison walks the nesting) over 1 s
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="more than 10000 set items and dict keys"):
+        decode_value(_colliding(30_000, tag))
+    with pytest.raises(ValueError, match="same hash"):
+        decode_value(_colliding(9_000, tag))
+    nested = [["t", [["t", [["i", format(i * _M61, "x")]]]]] for i in range(9_000)]
+    with pytest.raises(ValueError, match="same hash"):
+        decode_value([tag, nested if tag == "s" else [[k, 1] for k in nested]])
+    assert time.perf_counter() - start < 1.0
+    assert len(decode_value(_colliding(MAX_SAME_HASH, tag))) == MAX_SAME_HASH  # still allowed
+    with pytest.raises(ValueError, match="same hash"):
+        decode_value(_colliding(MAX_SAME_HASH + 1, tag))
+
+
+def test_the_decoder_caps_keys_and_values_per_payload():
+    distinct = ["s", [["i", format(i, "x")] for i in range(MAX_DECODED_KEYS)]]
+    assert len(decode_value(distinct)) == MAX_DECODED_KEYS
+    with pytest.raises(ValueError, match="set items and dict keys"):
+        decode_value(["l", [distinct, ["d", [["k", 1]]]]])
+    assert len(decode_value(["l", [""] * (MAX_DECODED_VALUES - 1)])) == MAX_DECODED_VALUES - 1
+    with pytest.raises(ValueError, match="values in one payload"):
+        decode_value(["l", [""] * MAX_DECODED_VALUES])
+    # one budget for a whole payload: two calls of 6,000 keys each pass apart, not together
+    plan = _parse("    assert candidate(1) == {1}\n    assert candidate(2) == {2}\n")
+    half = ["s", [["i", format(i, "x")] for i in range(6000)]]
+    correct, detail = judge_fast(plan, json.dumps([["ok", half], ["ok", half]]))
+    assert not correct and detail.startswith("failed: call 2 of 2: the result is past the "
+                                             "grader's limits: more than 10000"), detail
+
+
+FORGED_COLLISIONS = """
+import json, os, re
+_src = open(__file__).read()
+_marker = re.findall(r"llm_bridge-results-[0-9a-f]{{24}}", _src)[0]
+_big = ["s", [["i", format(i * (2**61 - 1), "x")] for i in range({keys})]]
+_payload = json.dumps([["ok", _big]] + [["ok", ["i", "1"]]] * {n})
+os.write(1, ("\\n%s\\n%s\\n%s.end\\n" % (_marker, _payload, _marker)).encode())
+os._exit(0)
+
+def {ep}(*args, **kwargs):
+    return None
+"""
+
+
+@pytest.mark.parametrize("keys, why", [(60_000, "more than 10000 set items"),
+                                       (9_000, "same hash")])
+@pytest.mark.parametrize("uid, n", [("HumanEval/13", 3), ("HumanEval/53", N_53 - 1)])
+def test_a_forged_payload_of_colliding_keys_does_not_stall_the_parent(task, uid, n, keys, why):
+    # the old parent spent most of a minute building the set of 60,000
+    p = _problem(task, uid)
+    start = time.process_time()
+    g = task.grade(p, _answer(FORGED_COLLISIONS.format(ep=p.metadata["entry_point"], n=n,
+                                                       keys=keys)))
+    assert time.process_time() - start < 2.0  # the parent's own CPU time
+    assert not g.correct
+    assert g.detail.startswith("failed: call 1 of") and "past the grader's limits" in g.detail
+    assert why in g.detail, g.detail
+
+
+# ------------------------------------------------------------------ code that cannot run
+@pytest.mark.parametrize("uid", ["HumanEval/0", "HumanEval/53"])
+@pytest.mark.parametrize("code, why", [
+    ("def f(x):\n    return '\x00'\n", "the code contains a NUL character"),
+    ("def f(x):\n    return 1\n# \x00", "the code contains a NUL character"),
+    ("def f(x):\n    return '\ud800'\n", "the code is not valid UTF-8"),
+])
+def test_code_that_cannot_be_run_fails_without_raising(task, uid, code, why):
+    p = _problem(task, uid)
+    g = task.grade(p, _answer(code.replace("f(", p.metadata["entry_point"] + "(")))
+    assert (g.correct, g.score, g.detail) == (False, 0.0, "failed: " + why)
+    assert "\x00" in g.extracted or "\ud800" in g.extracted  # the code, as extracted
 
 
 def test_judge_compares_with_python_semantics_in_the_parent():
