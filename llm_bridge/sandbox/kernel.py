@@ -10,9 +10,13 @@ tools; this module only chooses their settings:
 * **Namespaces**: new user, mount, PID, network, IPC, UTS and (where the kernel has it) cgroup
   namespaces; inside them the child runs as uid/gid 65534 with no capabilities,
   ``no_new_privs`` set, in a new session (no terminal to inject keys into), and dies with its
-  parent (``--die-with-parent``). Outside the namespace that uid is the caller's: **root**
-  when the grader runs as root, so the child must be kept from everything a capability-less
-  root may still do to root-owned things (below). It is not pid 1: bubblewrap's own init is,
+  parent (``--die-with-parent``). Outside the namespace that uid is the uid bubblewrap runs
+  as (:func:`host_uid`): when the grader is root, bubblewrap is started as uid 65534 wherever
+  a trial sandbox works that way (the Python installation readable by that uid, e.g.
+  ``/usr/bin/python3``), so the child is unprivileged on the host too; where it does not (a
+  Python under ``/root``, as on this project's machines) bubblewrap runs as the caller and
+  the child is **root** outside the namespace, without capabilities, so it must be kept from
+  everything a capability-less root may still do to root-owned things (below). It is not pid 1: bubblewrap's own init is,
   so killing the ``bwrap`` process ends the PID namespace and every process in it.
 * **Files**: the root is an empty tmpfs made read-only after set-up; on it, read-only binds of
   ``/usr`` (and ``/lib``, ``/lib64``, ``/bin``, ``/sbin``: the real directories, or their
@@ -87,7 +91,7 @@ import sys
 import sysconfig
 import tempfile
 
-__all__ = ["BOX", "BWRAP_ENV", "CHILD_IN_BOX", "bwrap_path", "REFUSED_SYSCALLS", "SANDBOX_UID", "bwrap_argv",
+__all__ = ["BOX", "BWRAP_ENV", "CHILD_IN_BOX", "bwrap_path", "host_uid", "REFUSED_SYSCALLS", "SANDBOX_UID", "bwrap_argv",
            "kernel_sandbox_status", "seccomp_filter"]
 
 #: The writable working directory inside the sandbox.
@@ -230,16 +234,18 @@ def _site_folders() -> list[str]:
     return sorted(folders)
 
 
-def bwrap_argv(bwrap: str, child_path: str, code_path: str, cfg_json: str, *, disk_mb: int,
+def bwrap_argv(bwrap: str, child_fd: int, code_fd: int, cfg_json: str, *, disk_mb: int,
                seccomp_fd: int, env: dict[str, str], packages: bool = False) -> list[str]:
-    """The ``bwrap`` command line that runs the child program on ``code_path``.
+    """The ``bwrap`` command line that runs the child program on the untrusted source.
 
     Parameters
     ----------
     bwrap : str
         Path of the ``bwrap`` program.
-    child_path, code_path : str
-        The child program and the untrusted source on the host (both bound read-only).
+    child_fd, code_fd : int
+        Readable file descriptors (inherited by ``bwrap``) of the child program and of the
+        untrusted source: bubblewrap copies them into the sandbox, read-only (so that neither
+        host path needs to be readable by the uid bubblewrap runs as).
     cfg_json : str
         The child's configuration (:mod:`llm_bridge.sandbox.child`), with paths inside the
         sandbox (:data:`BOX`).
@@ -265,8 +271,8 @@ def bwrap_argv(bwrap: str, child_path: str, code_path: str, cfg_json: str, *, di
         for folder in _site_folders():
             argv += ["--tmpfs", folder, "--remount-ro", folder]
     argv += ["--size", str(int(disk_mb) * 1024 * 1024), "--tmpfs", BOX, "--dir", BOX + "/tmp",
-             "--ro-bind", code_path, BOX + "/main.py",
-             "--ro-bind", child_path, CHILD_IN_BOX,
+             "--ro-bind-data", str(code_fd), BOX + "/main.py",
+             "--ro-bind-data", str(child_fd), CHILD_IN_BOX,
              "--remount-ro", "/", "--chdir", BOX, "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
@@ -283,6 +289,42 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def _trial(bwrap: str, user: int | None) -> tuple[bool, str]:
+    """Run a trial sandbox (as host uid ``user``, or as the caller) whose child program
+    prints that it can read itself: (worked, the last line of its stderr)."""
+    with seccomp_filter() as filt, tempfile.TemporaryFile() as program:
+        program.write(b"import sys\nprint('ok', open(sys.argv[0]).read() != '')\n")
+        program.flush()
+        with open(f"/proc/self/fd/{program.fileno()}", "rb") as again:  # its own offset
+            program.seek(0)
+            argv = bwrap_argv(bwrap, program.fileno(), again.fileno(), "", disk_mb=1,
+                              seccomp_fd=filt.fileno(), env={"PATH": "/usr/bin:/bin"})
+            extra = {} if user is None else {"user": user, "group": user, "extra_groups": []}
+            try:
+                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                      cwd="/", env={}, timeout=30, **extra,
+                                      pass_fds=(filt.fileno(), program.fileno(), again.fileno()))
+            except (OSError, subprocess.SubprocessError) as exc:
+                return False, f"bwrap could not be started: {exc}"
+    if proc.returncode != 0 or b"ok True" not in proc.stdout:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return False, err[-1] if err else f"exit status {proc.returncode}"
+    return True, ""
+
+
+@functools.lru_cache(maxsize=1)
+def host_uid() -> int | None:
+    """The host uid bubblewrap runs as: :data:`SANDBOX_UID` when the caller is root and a
+    sandbox started as that uid works (the Python installation and the system folders are
+    readable by it), so that the child is unprivileged outside its namespace too; else None
+    (bubblewrap runs as the caller, and a root caller's child is root outside the namespace,
+    without capabilities: the module docstring says what keeps it contained)."""
+    if os.geteuid() != 0 or not kernel_sandbox_status()[0]:
+        return None
+    ok, _ = _trial(bwrap_path(), SANDBOX_UID)
+    return SANDBOX_UID if ok else None
+
+
 @functools.lru_cache(maxsize=1)
 def kernel_sandbox_status() -> tuple[bool, str]:
     """``(available, reason)``: whether the kernel sandbox works here (probed once per
@@ -296,24 +338,12 @@ def kernel_sandbox_status() -> tuple[bool, str]:
                        "bubblewrap; Fedora: dnf install bubblewrap)" if BWRAP_ENV not in os.environ
                        else f"{BWRAP_ENV}={os.environ[BWRAP_ENV]!r} is not an executable file")
     try:
-        filt = seccomp_filter()
+        seccomp_filter().close()
     except ImportError:
         return False, "pyseccomp is not installed (pip install pyseccomp)"
     except (OSError, RuntimeError, ValueError) as exc:
         return False, f"libseccomp could not compile the filter: {exc}"
-    with tempfile.TemporaryDirectory(prefix="llm_bridge_probe_") as tmp, filt:
-        probe = os.path.join(tmp, "probe.py")
-        with open(probe, "w", encoding="utf-8") as fh:
-            fh.write("import sys\nprint('ok', open(sys.argv[0]).read() != '')\n")
-        argv = bwrap_argv(bwrap, probe, probe, "", disk_mb=1, seccomp_fd=filt.fileno(),
-                          env={"PATH": "/usr/bin:/bin"})
-        try:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                                  pass_fds=(filt.fileno(),), timeout=30)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return False, f"bwrap could not be started: {exc}"
-    if proc.returncode != 0 or b"ok True" not in proc.stdout:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        return False, ("bwrap does not work here (unprivileged user namespaces disabled?): "
-                       + (err[-1] if err else f"exit status {proc.returncode}"))
+    ok, err = _trial(bwrap, None)
+    if not ok:
+        return False, f"bwrap does not work here (unprivileged user namespaces disabled?): {err}"
     return True, f"bubblewrap ({bwrap}) with a libseccomp filter"

@@ -390,19 +390,21 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
                 argv = [shutil.which("unshare") or "unshare", "-rn", "--"] + argv
             return _run(argv, host_root, env, timeout_s, max_output_bytes, use_ns, mode,
                         started=cfg["started_marker"])
-        with kernel.seccomp_filter() as filt:
+        with kernel.seccomp_filter() as filt, open(CHILD_PATH, "rb") as child, \
+                open(host_code, "rb") as source:
             # the status pipe: _run closes our copy of the writer end as soon as bwrap has it
             # (and marks it closed here), the reader end is closed below; never twice, since
             # another thread's call may have been given the same descriptor number since
             status = _StatusPipe()
             try:
-                argv = kernel.bwrap_argv(kernel.bwrap_path() or "bwrap", CHILD_PATH, host_code,
-                                         json.dumps(cfg), disk_mb=disk_mb,
+                argv = kernel.bwrap_argv(kernel.bwrap_path() or "bwrap", child.fileno(),
+                                         source.fileno(), json.dumps(cfg), disk_mb=disk_mb,
                                          seccomp_fd=filt.fileno(), env=env, packages=packages)
                 argv[1:1] = ["--json-status-fd", str(status.w)]
-                return _run(argv, host_root, None, timeout_s, max_output_bytes, use_ns, mode,
-                            started=cfg["started_marker"], pass_fds=(filt.fileno(), status.w),
-                            status=status, max_files=max_files)
+                return _run(argv, "/", None, timeout_s, max_output_bytes, use_ns, mode,
+                            started=cfg["started_marker"], status=status, max_files=max_files,
+                            pass_fds=(filt.fileno(), status.w, child.fileno(), source.fileno()),
+                            user=kernel.host_uid())
             finally:
                 status.close()
     finally:
@@ -502,13 +504,14 @@ def _wait(proc, deadline: float, reader: _StatusReader | None, max_files: int | 
 
 def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: str = "",
          pass_fds=(), status: _StatusPipe | None = None,
-         max_files: int | None = None) -> SandboxResult:
+         max_files: int | None = None, user: int | None = None) -> SandboxResult:
     start = time.monotonic()
+    as_user = {} if user is None else {"user": user, "group": user, "extra_groups": []}
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env if env is not None else {},
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
-                                pass_fds=pass_fds)
+                                pass_fds=pass_fds, **as_user)
     except OSError as exc:
         return SandboxResult("error", None, "", f"could not start the sandbox: {exc}",
                              time.monotonic() - start, use_ns, mode)

@@ -81,3 +81,29 @@ def test_command_line_refuses_code_tasks_without_the_kernel_sandbox(tmp_path):
 def test_code_that_cannot_be_written_as_a_file_is_refused(code, problem):
     with pytest.raises(ConfigError, match=f"code: .*{problem}"):
         run_python(code, isolation="kernel")
+
+
+def test_a_root_grader_runs_bubblewrap_as_an_unprivileged_uid_where_python_allows(monkeypatch):
+    """With a Python installation readable by uid 65534 (the system's /usr/bin/python3.11
+    here), a root grader's sandbox is 65534 outside its namespace too; where the installation
+    is not readable (a Python under /root), bubblewrap runs as the caller."""
+    import shutil as _shutil
+
+    from llm_bridge.sandbox import kernel
+
+    system_python = _shutil.which("python3.11", path="/usr/bin")
+    if os.geteuid() != 0 or system_python is None:
+        pytest.skip("needs a root grader and /usr/bin/python3.11")
+    monkeypatch.setattr(kernel, "_python_binds", lambda packages: ([], system_python,
+                                                                    ["-I", "-B", "-S"]))
+    kernel.host_uid.cache_clear()
+    try:
+        assert kernel.host_uid() == kernel.SANDBOX_UID
+        r = run_python("print(open('/proc/self/uid_map').read().split())", isolation="kernel")
+        assert r.status == "passed", r.stderr
+        assert r.stdout.strip() == "['65534', '65534', '1']"
+        probe = run_python("import os; os.close(os.open('/proc/sys/kernel/hostname', os.O_WRONLY))",
+                           isolation="kernel", audit_hook=False)
+        assert probe.status == "failed", probe
+    finally:  # the test's own interpreter decides again for the rest of the suite
+        kernel.host_uid.cache_clear()
