@@ -16,14 +16,16 @@ tools; this module only chooses their settings:
   ``/usr/bin/python3``), so the child is unprivileged on the host too; where it does not (a
   Python under ``/root``, as on this project's machines) bubblewrap runs as the caller and
   the child is **root** outside the namespace, without capabilities, so it must be kept from
-  everything a capability-less root may still do to root-owned things (below). It is not pid 1: bubblewrap's own init is,
-  so killing the ``bwrap`` process ends the PID namespace and every process in it.
+  everything a capability-less root may still do to root-owned things (below). It is not
+  pid 1: bubblewrap's own init is, so killing the ``bwrap`` process ends the PID namespace
+  and every process in it.
 * **Files**: the root is an empty tmpfs made read-only after set-up; on it, read-only binds of
   ``/usr`` (and ``/lib``, ``/lib64``, ``/bin``, ``/sbin``: the real directories, or their
   symbolic links on a merged-``/usr`` system), of the Python installation (``sys.base_prefix``,
   with its own site-packages covered by an empty read-only tmpfs; plus ``sys.prefix`` and the
-  site-packages with ``packages=True``), of the child program at ``/sandbox/child.py`` and of
-  the untrusted source at ``/box/main.py``; ``/dev/null``, ``/dev/zero``, ``/dev/random`` and
+  site-packages with ``packages=True``); read-only copies of the child program at
+  ``/sandbox/child.py`` and of the untrusted source at ``/box/main.py`` (passed as file
+  descriptors: ``--ro-bind-data``); ``/dev/null``, ``/dev/zero``, ``/dev/random`` and
   ``/dev/urandom`` only (no ``/dev/shm``, no terminal); a fresh ``/proc`` of the PID namespace,
   **read-only** (no ``/proc/sys`` write such as ``kernel.core_pattern``, which would run a
   command as the host's root), in which only the sandbox's processes appear. The one writable
