@@ -143,7 +143,8 @@ REFUSED_SYSCALLS = (
 
 
 def seccomp_filter():
-    """A file object (at offset 0) holding the compiled seccomp BPF program of the sandbox.
+    """A new file object (at offset 0) holding the compiled seccomp BPF program of the
+    sandbox (compiled once per process, :func:`_compiled_filter`).
 
     Raises
     ------
@@ -152,6 +153,15 @@ def seccomp_filter():
     OSError
         Without libseccomp (``libseccomp.so.2``) or when it cannot compile the filter.
     """
+    out = tempfile.TemporaryFile()
+    out.write(_compiled_filter())
+    out.seek(0)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_filter() -> bytes:
+    """The seccomp BPF program of :func:`seccomp_filter` (a failure is not cached)."""
     import pyseccomp as seccomp  # loads libseccomp: only where the kernel sandbox is used
 
     f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
@@ -179,10 +189,10 @@ def seccomp_filter():
             f.add_rule(eperm, name, seccomp.Arg(arg, seccomp.NE, 0))
         except (ValueError, RuntimeError, OSError):
             pass
-    out = tempfile.TemporaryFile()
-    f.export_bpf(out)
-    out.seek(0)
-    return out
+    with tempfile.TemporaryFile() as out:
+        f.export_bpf(out)
+        out.seek(0)
+        return out.read()
 
 
 def _system_binds() -> list[str]:

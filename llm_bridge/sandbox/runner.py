@@ -362,7 +362,8 @@ def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512,
     try:
         host_root = os.path.realpath(tmp)
         root = kernel.BOX if mode == "kernel" else host_root
-        os.makedirs(os.path.join(host_root, "tmp"))
+        if mode == "weak":  # the kernel sandbox's /box/tmp is made by bwrap in its tmpfs
+            os.makedirs(os.path.join(host_root, "tmp"))
         host_code = os.path.join(host_root, _CODE_FILE)
         with open(host_code, "w", encoding="utf-8") as fh:
             fh.write(code)
@@ -557,9 +558,10 @@ def _run(argv, cwd, env, timeout_s, max_output_bytes, use_ns, mode, *, started: 
         reader.join(timeout=2.0)
         docs = reader.docs()
         # bwrap reports {"exit-code": N} when the sandboxed program ended, nothing of the kind
-        # when its set-up (mounts, namespaces, the filter) failed
+        # when its set-up (mounts, namespaces, the filter) failed; a child that wrote its
+        # start marker was set up, whatever became of it
         codes = [d["exit-code"] for d in docs if isinstance(d.get("exit-code"), int)]
-        if not codes and not killed:
+        if not codes and not killed and not err.prefixed:
             return SandboxResult("error", rc, out.text(), "could not start the sandbox (bwrap): "
                                  + err.text()[-500:], seconds, use_ns, mode)
         if codes and not killed:

@@ -745,18 +745,21 @@ def grade_code(body: str, *, prompt: str, canonical: str, test: str, entry_point
     # random framing markers: not a secret (the graded code can read them in its own source),
     # they only keep the graded code's own prints apart from the harness's output
     marker = "llm_bridge-results-" + secrets.token_hex(12)
-    if plan.fast:
-        result = run(fast_program(body, plan, entry_point, marker), OUTPUT_BYTES)
+
+    def payload_of(program: str) -> tuple[str | None, str]:
+        """(the results the graded program reported, or None; why not)."""
+        result = run(program, OUTPUT_BYTES)
         payload = read_frame(result.stdout, marker) if result.status == "passed" else None
-        if payload is None:
-            return False, _run_detail(result)
-        return judge_fast(plan, payload)
+        return payload, "" if payload is not None else _run_detail(result)
+
+    if plan.fast:
+        payload, why = payload_of(fast_program(body, plan, entry_point, marker))
+        return judge_fast(plan, payload) if payload is not None else (False, why)
     calls_text, calls = recorded_calls(prompt=prompt, canonical=canonical, test=test,
                                        entry_point=entry_point, seed=seed, run=run)
-    result = run(call_program(body, entry_point, calls_text, marker), OUTPUT_BYTES)
-    payload = read_frame(result.stdout, marker) if result.status == "passed" else None
+    payload, why = payload_of(call_program(body, entry_point, calls_text, marker))
     if payload is None:
-        return False, _run_detail(result)
+        return False, why
     results, failure = judge_recorded(calls, payload)
     if results is None:
         return False, failure
