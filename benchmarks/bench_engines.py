@@ -30,7 +30,8 @@ the true compute profile without weights to carry::
     python benchmarks/bench_generation.py --engines torch ct2 --device cuda \
         --models gpt2-random smollm2-random --batches 1 8 32 64 128 --workloads hint answer --json
 
-(``benchmarks/gpu_engines.sh`` is that command, ready for a lent GPU; not yet run.)
+(``benchmarks/gpu_engines.sh`` is that command for a lent GPU, after ``benchmarks/gpu_pack.sh``
+here; run once on an H200, torch rows only: see the README.)
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     t_start = time.perf_counter()
-    rows, convert = [], {}
+    rows, convert, unavailable = [], {}, {}
+    engines = list(args.engines)
     bandwidth, device_name = default_bandwidth(args.device)
     bandwidth = args.bandwidth_gbs or bandwidth
     dtype = torch.bfloat16 if args.device.startswith("cuda") else None
@@ -101,24 +103,34 @@ def main(argv=None) -> int:
         lm = load_causal_lm(name, device=args.device, seed=args.seed, dtype=dtype)
         views = {"torch": lm}
         step_bytes = {"torch": weight_bytes(lm)}
-        if "ct2" in args.engines:
+        if "ct2" in engines:
             t0 = time.perf_counter()
-            views["ct2"] = with_ct2(lm, compute_type=args.compute_type, threads=args.threads)
-            convert[name] = {"compute_type": views["ct2"].engine.compute_type,
-                             "seconds": time.perf_counter() - t0}
-            step_bytes["ct2"] = (views["ct2"].engine.folder / "model.bin").stat().st_size
+            try:
+                view = with_ct2(lm, compute_type=args.compute_type, threads=args.threads)
+                _decode(view, ["a"], 1, 1)  # a CUDA build missing its libraries fails here
+            except Exception as exc:  # noqa: BLE001 -- recorded, and the torch rows still run
+                if not args.device.startswith("cuda"):
+                    raise
+                unavailable["ct2"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+                print(f"ct2 unavailable on {args.device}: {unavailable['ct2']}", file=sys.stderr)
+                engines = [e for e in engines if e != "ct2"]
+            else:
+                views["ct2"] = view
+                convert[name] = {"compute_type": view.engine.compute_type,
+                                 "seconds": time.perf_counter() - t0}
+                step_bytes["ct2"] = (view.engine.folder / "model.bin").stat().st_size
         for wname in args.workloads:
             w = WORKLOADS[wname]
             if args.new_tokens:
                 w = Workload(w.name, w.prompt_tokens, args.new_tokens)
             pool = make_prompts(lm, w, max([args.prompts, *args.batches]), args.seed)
-            for engine in args.engines:  # warm-up
+            for engine in engines:  # warm-up
                 _decode(views[engine], pool[:2], 2, 2)
             for b in args.batches:
                 prompts = pool[:args.prompts] if b == 1 else pool[:b]
-                runs = {e: [] for e in args.engines}
+                runs = {e: [] for e in engines}
                 for _ in range(args.repeats):
-                    for engine in args.engines:
+                    for engine in engines:
                         r = _decode(views[engine], prompts, w.max_new_tokens, b)
                         r["tokens_per_s"] = r["new_tokens"] / r["seconds"]
                         runs[engine].append(r)
@@ -146,7 +158,8 @@ def main(argv=None) -> int:
            "device": args.device, "device_name": device_name, "bandwidth_gbs": bandwidth,
            "torch_threads": torch.get_num_threads(),
            "load_average": [load_before[0], os.getloadavg()[0]], "convert": convert,
-           "total_seconds": time.perf_counter() - t_start, "rows": rows, "ratios": ratios}
+           "total_seconds": time.perf_counter() - t_start, "unavailable": unavailable,
+           "rows": rows, "ratios": ratios}
     if args.json:
         print(json.dumps(out))
     else:

@@ -38,7 +38,7 @@ smollm2-random, full workloads, 4 prompts one at a time, batches 1, 8, 32.) The 
 CPU run (SmolLM2-135M and gpt2-random, full workloads, batches up to 32 while a run is
 predicted to take under ``--max-seconds``) takes about an hour on 2 cores; the GPU run
 (``--device cuda``: gpt2-random and smollm2-random in bfloat16, batches 1, 8, 32, 64, 128,
-16 prompts one at a time) should take a few minutes (not yet run).
+16 prompts one at a time) takes a few minutes (``benchmarks/gpu_engines.sh``, run once on an H200).
 """
 
 from __future__ import annotations

