@@ -107,11 +107,13 @@ class CalibrationTable:
 
 def calibrate(task, problems: Sequence, states: Sequence[int], state_names: Sequence[str], *, advisor,
               receiver, actions: Sequence[Action], settings, out_path=None, chunk: int = 16,
-              progress: bool = False) -> CalibrationTable:
+              progress: bool = False, item_of=None) -> CalibrationTable:
     """Run every calibration problem under every action's hint; count per (state, action).
 
-    Records are appended to ``out_path`` (JSONL) chunk by chunk; a rerun reads them back and
-    only runs the missing (problem, action) pairs.
+    ``item_of(problem, state)``: the information item the Advisor is shown with the problem
+    (:meth:`llm_bridge.states.StateAbstraction.item`), here for the problem's own state; None:
+    no items. Records are appended to ``out_path`` (JSONL) chunk by chunk; a rerun reads them
+    back and only runs the missing (problem, action) pairs.
     """
     if len(problems) != len(states):
         raise ConfigError("states: expected one state per calibration problem")
@@ -131,12 +133,14 @@ def calibrate(task, problems: Sequence, states: Sequence[int], state_names: Sequ
         part = pairs[start:start + chunk]
         probs = [problems[i] for i, _ in part]
         acts = [actions[a] for _, a in part]
-        hints = advisor.render([p.question for p in probs], acts)
+        items = None if item_of is None else [item_of(problems[i], states[i]) for i, _ in part]
+        hints = advisor.render([p.question for p in probs], acts, items)
         resp = respond(receiver, task, probs, [h.text for h in hints], settings)
         rows = []
         for (i, a), h, r in zip(part, hints, resp):
             row = {"uid": problems[i].uid, "state": state_names[states[i]], "action": actions[a].name,
-                   "hint": h.text, "advisor_raw": h.raw_text, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
+                   "hint": h.text, "advisor_raw": h.raw_text, "hint_dropped": h.dropped,
+                   "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
                    "completion_tokens": r.completion_tokens, "hint_seconds": h.seconds,
                    "answer_seconds": r.seconds}
             rows.append(row)

@@ -16,11 +16,18 @@ The hint shown to the Receiver (``hint_format``) is either the Advisor's text al
 the canonical sentence guarantees that the signal reaches the Receiver while the Advisor adds
 the problem-specific part.
 
+**Items.** With states that carry an information item (:meth:`llm_bridge.states.
+StateAbstraction.item`, e.g. the ``pitfall`` states: the problem's trap and where it is), the
+Advisor is also shown the item and asked to warn about it *in this problem*, quoting the part of
+the expression it concerns; its sentence is then the content of the hint. The item never holds
+a result or the reference answer.
+
 **Leak filter** (on by default): a 135M Advisor asked for a hint often announces a (wrong)
 final answer instead ("The final answer to the arithmetic problem is 10."), and the Receiver
 copies it. :func:`drop_leaks` removes every sentence that mentions an answer, a result or an
 equality, or that contains a number absent from the problem. A hint is advice on how to
-solve, not a solution; the raw text is kept in the records.
+solve, not a solution; the raw text is kept in the records, and ``Hint.dropped`` counts the
+sentences removed, so that the filter's rate is reported.
 """
 
 from __future__ import annotations
@@ -40,6 +47,11 @@ _SYSTEM = (
     "You are a concise tutor. Given a problem and a solving strategy, write ONE short sentence "
     "that tells the student how to apply the strategy to this problem. Never state the final answer."
 )
+_SYSTEM_ITEM = (
+    "You are a concise math tutor. You are told a problem, the trap in it and where the trap is. "
+    "Write ONE short sentence that warns the student about that trap in this problem, quoting the "
+    "part of the expression it concerns. Never compute anything and never state any result."
+)
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Hint:
     new_tokens: int
     seconds: float
     cached: bool
+    dropped: int = 0   # sentences the leak filter removed
+    item: str | None = None  # the information item the Advisor was shown, if any
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -84,6 +98,10 @@ def drop_leaks(text: str, question: str) -> str:
     >>> drop_leaks("Subtract 19 from 53 first. The final answer is 34.", "What is 53 - 19?")
     'Subtract 19 from 53 first.'
     """
+    return " ".join(_kept_sentences(text, question))
+
+
+def _kept_sentences(text: str, question: str) -> list[str]:
     allowed = set(_NUMBER.findall(question))
     keep = []
     for sent in _sentences(text):
@@ -92,7 +110,7 @@ def drop_leaks(text: str, question: str) -> str:
         if set(_NUMBER.findall(sent)) - allowed:
             continue
         keep.append(sent)
-    return " ".join(keep)
+    return keep
 
 
 class Advisor:
@@ -125,8 +143,20 @@ class Advisor:
         self.hint_format = hint_format
         self.filter_leaks = bool(filter_leaks)
 
-    def prompt(self, question: str, action) -> str:
-        """The Advisor's prompt for one problem and one recommended action."""
+    def prompt(self, question: str, action, item: str | None = None) -> str:
+        """The Advisor's prompt for one problem, one recommended action and, when the states
+        carry one, the information item."""
+        if item is not None:
+            if self.style == "chat":
+                messages = [
+                    {"role": "system", "content": _SYSTEM_ITEM},
+                    {"role": "user", "content": f"Problem:\n{question}\n\n{item}\n\n"
+                                                "Write the one-sentence warning."},
+                ]
+                return chat_prompt(self.lm, messages)
+            return (f"Problem: {question.strip()}\n{item}\n"
+                    f"A one-sentence warning about this trap in this problem, without any result.\n"
+                    f"Warning:")
         if self.style == "chat":
             messages = [
                 {"role": "system", "content": _SYSTEM},
@@ -144,35 +174,47 @@ class Advisor:
             settings = replace(settings, stop=tuple(settings.stop) + ("\n",))
         return settings
 
-    def _hint(self, question: str, g, action) -> Hint:
+    def _hint(self, question: str, g, action, item: str | None = None) -> Hint:
         adv = _clean(g.text)
+        dropped = 0
         if self.filter_leaks:
-            adv = drop_leaks(adv, question)
+            kept = _kept_sentences(adv, question)
+            dropped = len(_sentences(adv)) - len(kept)
+            adv = " ".join(kept)
         if self.hint_format == "advisor":
             text = adv or action.instruction
         else:
             text = f"{action.instruction} {adv}".strip()
         return Hint(text=text, advisor_text=adv, raw_text=g.text, action=action.name,
                     prompt_tokens=g.prompt_tokens, new_tokens=g.new_tokens, seconds=g.seconds,
-                    cached=g.cached)
+                    cached=g.cached, dropped=dropped, item=item)
 
-    def _prompts(self, questions: Sequence[str], actions: Sequence) -> list[str]:
+    def _prompts(self, questions: Sequence[str], actions: Sequence, items) -> list[str]:
         if len(questions) != len(actions):
             raise ConfigError(f"actions: expected one action per question ({len(questions)}), got {len(actions)}")
-        return [self.prompt(q, a) for q, a in zip(questions, actions)]
+        if items is None:
+            items = [None] * len(questions)
+        elif len(items) != len(questions):
+            raise ConfigError(f"items: expected one item per question ({len(questions)}), got {len(items)}")
+        return [self.prompt(q, a, it) for q, a, it in zip(questions, actions, items)]
 
-    def render(self, questions: Sequence[str], actions: Sequence, *, progress: bool | str = False) -> list[Hint]:
-        """One hint per (question, action) pair."""
-        prompts = self._prompts(questions, actions)
+    def render(self, questions: Sequence[str], actions: Sequence, items: Sequence | None = None, *,
+               progress: bool | str = False) -> list[Hint]:
+        """One hint per (question, action) pair; ``items``: one information item (or None) per
+        question, shown to the Advisor (module docstring, "Items")."""
+        prompts = self._prompts(questions, actions, items)
+        items = items if items is not None else [None] * len(questions)
         gens = generate(self.lm, prompts, self._settings(), cache=self.cache, progress=progress)
-        return [self._hint(q, g, a) for q, g, a in zip(questions, gens, actions)]
+        return [self._hint(q, g, a, it) for q, g, a, it in zip(questions, gens, actions, items)]
 
     def render_samples(self, questions: Sequence[str], actions: Sequence, seeds: Sequence[int], *,
-                       progress: bool | str = False) -> list[list[Hint]]:
+                       items: Sequence | None = None, progress: bool | str = False) -> list[list[Hint]]:
         """``len(seeds)`` sampled hints per (question, action) pair (the settings must sample):
         ``out[i][j]`` has seed ``seeds[j]`` (:func:`llm_bridge.generation.generate_samples`:
         on CTranslate2 one batched call per group of prompts)."""
-        prompts = self._prompts(questions, actions)
+        prompts = self._prompts(questions, actions, items)
+        items = items if items is not None else [None] * len(questions)
         gens = generate_samples(self.lm, prompts, self._settings(), seeds, cache=self.cache,
                                 progress=progress)
-        return [[self._hint(q, g, a) for g in row] for q, row, a in zip(questions, gens, actions)]
+        return [[self._hint(q, g, a, it) for g in row]
+                for q, row, a, it in zip(questions, gens, actions, items)]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 
@@ -171,6 +171,10 @@ class EvaluationResult:
         ``calibration_s``, ``test_s``, ``total_s``.
     config : dict
         :meth:`EvalConfig.fingerprint`.
+    leak_filter : dict
+        The Advisor's leak filter on the test hints (prior and posterior): ``hints``,
+        ``filtered`` (hints that lost a sentence for stating a result), ``rate`` and
+        ``sentences_dropped`` (empty in summaries written before it was counted).
     """
 
     task: str
@@ -192,6 +196,7 @@ class EvaluationResult:
     online: dict
     timings: dict
     config: dict
+    leak_filter: dict = field(default_factory=dict)
 
     @property
     def lift_vs_none(self) -> float:
@@ -216,7 +221,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (the schema of ``summary.json`` and ``bridge evaluate --json``)."""
-        return {
+        out = {
             "task": self.task, "n": self.n, "seed": self.seed, "advisor": self.advisor,
             "receiver": self.receiver, "conditions": self.conditions,
             "lift_vs_none": self.lift_vs_none, "lift_vs_prior": self.lift_vs_prior,
@@ -227,12 +232,16 @@ class EvaluationResult:
             "calibration": self.calibration, "game": self.game, "online": self.online,
             "timings": self.timings, "config": self.config,
         }
+        if self.leak_filter:  # summaries written before it was counted have none
+            out["leak_filter"] = self.leak_filter
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvaluationResult":
         """The result of a ``summary.json`` (``from_dict(r.to_dict()).to_dict() == r.to_dict()``)."""
         try:
-            return cls(**{f.name: d[f.name] for f in fields(cls)})
+            return cls(**{f.name: d[f.name] for f in fields(cls)
+                          if f.name in d or f.default_factory is MISSING})
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"summary: not an evaluation summary (missing {exc})") from None
 
@@ -338,7 +347,7 @@ def _calibrated_game(cfg: EvalConfig, setup: _Setup, advisor, receiver, answer_s
     table = ag.calibrate(setup.task, splits.calibration, states.states_of(splits.calibration), states.names,
                          advisor=advisor, receiver=receiver, actions=setup.actions, settings=answer_settings,
                          out_path=(out / "calibration.jsonl") if out else None, chunk=cfg.chunk,
-                         progress=progress)
+                         progress=progress, item_of=states.item)
     seconds = time.perf_counter() - t0
     game = ag.build_game(table, setup.prior, effort_cost=cfg.effort_cost, name=f"bridge:{cfg.task}")
     solved = ag.solve_game(game)
@@ -386,7 +395,8 @@ def _record(setup: _Setup, job, hint, response) -> dict:
         "item_state": names[x_prior] if cond == "prior" else (names[x] if cond == "posterior" else None),
         "signal": setup.actions[a].name if a is not None else None,
         "hint": h.text if h else None, "advisor_text": h.advisor_text if h else None,
-        "advisor_raw": h.raw_text if h else None,
+        "advisor_raw": h.raw_text if h else None, "item": h.item if h else None,
+        "hint_dropped": h.dropped if h else 0,
         "prompt": r.prompt, "answer": r.answer, "extracted": r.extracted, "correct": r.correct,
         "score": r.score, "detail": r.detail, "completion_tokens": r.completion_tokens,
         "hint_seconds": h.seconds if h else 0.0, "answer_seconds": r.seconds,
@@ -402,7 +412,10 @@ def _answer_chunk(setup: _Setup, part, done: dict, advisor, receiver, answer_set
             if (pl[1].uid, cond) not in done:
                 jobs.append((pl, cond, a))
     hint_jobs = [j for j in jobs if j[2] is not None]
-    hints = advisor.render([j[0][1].question for j in hint_jobs], [setup.actions[j[2]] for j in hint_jobs])
+    # the item: of the state drawn from the prior (prior) or of the problem's own (posterior)
+    items = [setup.states.item(j[0][1], j[0][3] if j[1] == "prior" else j[0][2]) for j in hint_jobs]
+    hints = advisor.render([j[0][1].question for j in hint_jobs], [setup.actions[j[2]] for j in hint_jobs],
+                           items)
     hint_of = {id(j): h for j, h in zip(hint_jobs, hints)}
     resp = respond(receiver, setup.task, [j[0][1] for j in jobs],
                    [hint_of[id(j)].text if j[2] is not None else None for j in jobs], answer_settings)
@@ -449,7 +462,17 @@ def _statistics(setup: _Setup, done: dict) -> dict:
         "p_value_vs_prior": mcnemar_exact(grades["posterior"], grades["prior"]),
         "test": "exact McNemar, two-sided, paired by problem",
         "per_state": per_state,
+        "leak_filter": leak_filter_summary([done[(p.uid, c)] for p in test for c in ("prior", "posterior")]),
     }
+
+
+def leak_filter_summary(records) -> dict:
+    """How often the leak filter removed a sentence from a hint (records with a hint)."""
+    rows = [r for r in records if r.get("hint") is not None]
+    dropped = [int(r.get("hint_dropped") or 0) for r in rows]
+    filtered = sum(d > 0 for d in dropped)
+    return {"hints": len(rows), "filtered": filtered,
+            "rate": filtered / len(rows) if rows else 0.0, "sentences_dropped": sum(dropped)}
 
 
 def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | None = None,

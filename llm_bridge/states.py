@@ -12,12 +12,16 @@ over these states. Two ways to get one, chosen by a spec string:
     k-means (k-means++, ``n_init=10``, seeded) on the problems' sentence embeddings from the
     packaged all-MiniLM-L6-v2 (384-d, normalised); the state of a new problem is its nearest
     centroid. For tasks with no useful metadata (HumanEval).
+``pitfall``
+    the problem's arithmetic pitfall (:mod:`llm_bridge.pitfalls`: magnitude, precedence,
+    nesting, sign, plain), read from the expression's structure, never from its value; the
+    Advisor is also shown *where* the problem has the pitfall (:meth:`StateAbstraction.item`).
 ``auto``
     for a mixture, ``metadata:source_spec`` (the generator with its configuration) when the
     problems carry two or more such values, else ``metadata:source_dataset``; else
     ``cluster:3``.
 
-A third way, states *learned* for the receiver (e.g. clusters chosen to separate receiver
+A fourth way, states *learned* for the receiver (e.g. clusters chosen to separate receiver
 accuracies), is not implemented.
 """
 
@@ -29,7 +33,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "make_states", "MiniLMEmbedder"]
+__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "PitfallStates", "make_states",
+           "MiniLMEmbedder"]
 
 
 class StateAbstraction:
@@ -53,6 +58,12 @@ class StateAbstraction:
 
     def describe(self) -> dict:
         return {"spec": self.spec, "names": list(self.names)}
+
+    def item(self, problem, state: int) -> str | None:
+        """The information item the Advisor is shown for ``problem`` when the state is
+        ``state`` (its own, or one drawn from the prior); None: the Advisor sees only the
+        problem and the recommended action (metadata and cluster states)."""
+        return None
 
 
 class MetadataStates(StateAbstraction):
@@ -155,6 +166,39 @@ class ClusterStates(StateAbstraction):
         return {"spec": self.spec, "names": list(self.names), "embedding": "all-MiniLM-L6-v2", "seed": self.seed}
 
 
+class PitfallStates(StateAbstraction):
+    """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`); every
+    pitfall of the decision list is a state, in its order, whether or not the fit problems
+    show it (the prior then says whether it occurs)."""
+
+    spec = "pitfall"
+
+    def __init__(self):
+        from .pitfalls import PITFALLS
+
+        self.names = [p.name for p in PITFALLS]
+
+    def fit(self, problems):
+        self.states_of(problems)  # every problem must hold an expression
+        return self
+
+    def states_of(self, problems):
+        from .pitfalls import pitfall_of
+
+        return [self.names.index(pitfall_of(p)) for p in problems]
+
+    def item(self, problem, state: int) -> str:
+        from .pitfalls import pitfall_item
+
+        return pitfall_item(problem, self.names[state])
+
+    def describe(self):
+        from .pitfalls import PITFALLS
+
+        return {"spec": self.spec, "names": list(self.names),
+                "descriptions": {p.name: p.description for p in PITFALLS}}
+
+
 def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstraction:
     """Build and fit a state abstraction from its spec (see the module docstring)."""
     if not isinstance(spec, str):
@@ -166,6 +210,8 @@ def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstrac
             if None not in values and len(values) >= 2:
                 spec = f"metadata:{key}"
     kind, _, arg = spec.partition(":")
+    if spec == "pitfall":
+        return PitfallStates().fit(problems)
     if kind == "metadata":
         return MetadataStates(arg).fit(problems)
     if kind == "cluster":
@@ -174,4 +220,4 @@ def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstrac
         except ValueError:
             raise ConfigError(f"states: 'cluster:K' needs an integer K, got {arg!r}") from None
         return ClusterStates(k, seed=seed).fit(problems)
-    raise ConfigError(f"states: unknown spec {spec!r}; use auto, metadata:FIELD or cluster:K")
+    raise ConfigError(f"states: unknown spec {spec!r}; use auto, pitfall, metadata:FIELD or cluster:K")

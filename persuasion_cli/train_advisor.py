@@ -80,7 +80,9 @@ def add_advisor_command(train_subparsers) -> None:
                    help="calibration problems of the before evaluation (the game is estimated on them)")
     p.add_argument("--n-prior", type=_positive("--n-prior"), default=None,
                    help="problems of the prior and the state fit (the evaluation's --n-train)")
-    p.add_argument("--states", default=d.states, help="state abstraction: auto, metadata:FIELD or cluster:K")
+    p.add_argument("--states", default=d.states,
+                   help="state abstraction: auto, pitfall (arithmetic: the problem's trap, shown to the "
+                        "Advisor with where it is), metadata:FIELD or cluster:K")
     p.add_argument("--effort-cost", type=float, default=d.effort_cost,
                    help="the Receiver's cost per unit of answer length (fraction of --max-new-tokens)")
     p.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=d.max_new_tokens,

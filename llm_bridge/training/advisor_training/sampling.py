@@ -34,12 +34,20 @@ class TrainingGroups:
     actions : dict
         The task's actions by name.
     state_names : list of str
+    states : StateAbstraction or None
+        The state abstraction; its :meth:`~llm_bridge.states.StateAbstraction.item` is the
+        information item the Advisor is shown with each group's problem (None: no items).
     """
 
     groups: list
     actions: dict
     state_names: list
+    states: object = None
     _advisors: dict = field(default_factory=dict, repr=False)
+
+    def item(self, group) -> str | None:
+        """The Advisor's information item for ``group`` (its problem in its own state)."""
+        return None if self.states is None else self.states.item(group[1], group[2])
 
 
 def training_problems(run: AdvisorRun) -> tuple[list, object]:
@@ -86,7 +94,7 @@ def training_groups(run: AdvisorRun, before) -> TrainingGroups:
         else:
             chosen = list(range(len(actions)))
         groups.extend((i, p, x, actions[a].name) for a in chosen)
-    return TrainingGroups(groups, {a.name: a for a in actions}, list(states.names))
+    return TrainingGroups(groups, {a.name: a for a in actions}, list(states.names), states)
 
 
 def _advisor(run: AdvisorRun, tg: TrainingGroups, j: int) -> Advisor:
@@ -163,7 +171,7 @@ def _sample_on_engine(run: AdvisorRun, tg: TrainingGroups, rows: list, done: set
                                   temperature=float(cfg.temperature), top_p=float(cfg.top_p),
                                   batch_size=cfg.gen_batch_size))
         drawn = advisor.render_samples([g[1].question for g in chunk], [tg.actions[g[3]] for g in chunk],
-                                       seeds)
+                                       seeds, items=[tg.item(g) for g in chunk])
         left = [(n, j) for n, g in enumerate(chunk) for j in range(cfg.k) if (g[1].uid, g[3], j) not in done]
         part = [(chunk[n], j) for n, j in left]
         hints = [drawn[n][j] for n, j in left]
@@ -183,7 +191,8 @@ def _sample_chunk(run: AdvisorRun, tg: TrainingGroups, part) -> list[dict]:
     for j in sorted({j for _, j in part}):
         idx = [n for n, (_, jj) in enumerate(part) if jj == j]
         rendered = _advisor(run, tg, j).render([part[n][0][1].question for n in idx],
-                                               [tg.actions[part[n][0][3]] for n in idx])
+                                               [tg.actions[part[n][0][3]] for n in idx],
+                                               [tg.item(part[n][0]) for n in idx])
         for n, h in zip(idx, rendered):
             hints[n] = h
     return _answered(run, tg, part, hints, None)
@@ -200,8 +209,9 @@ def _answered(run: AdvisorRun, tg: TrainingGroups, part, hints, advisor) -> list
         i, p, x, a = g
         new.append({
             "uid": p.uid, "index": i, "state": tg.state_names[x], "action": a, "k": j,
-            "prompt": (advisor or _advisor(run, tg, j)).prompt(p.question, tg.actions[a]),
-            "advisor_text": h.advisor_text, "hint": h.text, "answer": r.answer,
+            "prompt": (advisor or _advisor(run, tg, j)).prompt(p.question, tg.actions[a], tg.item(g)),
+            "advisor_text": h.advisor_text, "hint": h.text, "hint_dropped": h.dropped,
+            "answer": r.answer,
             "extracted": r.extracted, "correct": bool(r.correct), "score": float(r.score),
             "reward": float(r.correct) if cfg.reward == "correct" else float(r.score),
             "completion_tokens": r.completion_tokens, "hint_seconds": h.seconds,
