@@ -7,6 +7,9 @@
   problem-difficulty variance).
 * :func:`mcnemar_exact` — exact McNemar test: under H0 (equal accuracy), the discordant
   pairs split Binomial(b + c, 1/2); two-sided p-value.
+* :func:`mcnemar_power` and :func:`mcnemar_sample_size` — the exact power of that test on n
+  paired problems, given the probability that a pair is discordant and the lift (the planning
+  of an experiment: how many problems detect a 5-point lift at 80% power).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["wilson_interval", "paired_lift", "mcnemar_exact", "accuracy_summary"]
+__all__ = ["wilson_interval", "paired_lift", "mcnemar_exact", "mcnemar_power", "mcnemar_sample_size",
+           "accuracy_summary"]
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -89,6 +93,69 @@ def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
     from scipy.stats import binomtest  # 0.8 s to import: only when a statistic is computed
 
     return float(binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
+
+
+def _check_design(discordance: float, lift: float, alpha: float) -> None:
+    if not 0 < discordance <= 1:
+        raise ValueError(f"discordance: expected a probability in (0, 1], got {discordance!r}")
+    if not abs(lift) <= discordance:
+        raise ValueError(f"lift: |lift| must be at most the discordance {discordance}, got {lift!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha: expected a probability in (0, 1), got {alpha!r}")
+
+
+def mcnemar_power(n: int, discordance: float, lift: float, alpha: float = 0.05) -> float:
+    """Exact power of the two-sided exact McNemar test (:func:`mcnemar_exact`) at level ``alpha``
+    on ``n`` paired problems, when a pair is discordant with probability ``discordance`` and
+    ``lift`` = P(only the first is right) - P(only the second is right).
+
+    The number of discordant pairs is Binomial(n, discordance); given m of them, the first
+    condition's wins are Binomial(m, (discordance + lift) / (2 discordance)); the test rejects
+    when its p-value is at most ``alpha``. Summed exactly over m and the wins.
+
+    >>> round(mcnemar_power(100, 0.2, 0.0), 4) <= 0.05      # the level, under H0
+    True
+    >>> mcnemar_power(400, 0.2, 0.1) > 0.99
+    True
+    """
+    _check_design(discordance, lift, alpha)
+    from scipy.stats import binom
+
+    q = (discordance + lift) / (2 * discordance)
+    m = np.arange(1, n + 1)
+    # the exact two-sided test at 1/2 rejects m discordant pairs with w wins iff
+    # 2 P(Bin(m, 1/2) <= min(w, m - w)) <= alpha: iff min(w, m - w) <= k_m
+    k = binom.ppf(alpha / 2, m, 0.5)
+    k = np.where(binom.cdf(k, m, 0.5) > alpha / 2, k - 1, k)
+    ok = k >= 0
+    m, k = m[ok], k[ok]
+    reject = binom.cdf(k, m, q) + binom.sf(m - k - 1, m, q)
+    return float(np.sum(binom.pmf(m, n, discordance) * reject))
+
+
+def mcnemar_sample_size(discordance: float, lift: float, *, alpha: float = 0.05, power: float = 0.8,
+                        n_max: int = 20_000) -> int:
+    """The smallest n whose :func:`mcnemar_power` reaches ``power`` (bisection on n, then a
+    step back while the smaller n also reaches it: the exact power is not monotone in n).
+
+    >>> mcnemar_sample_size(0.2, 0.1)   # 20% discordant pairs, a 10-point lift
+    168
+    """
+    _check_design(discordance, lift, alpha)
+    if lift == 0:
+        raise ValueError("lift: a zero lift cannot be detected")
+    if mcnemar_power(n_max, discordance, lift, alpha) < power:
+        raise ValueError(f"n_max: {n_max} problems do not reach power {power}")
+    lo, hi = 1, n_max
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mcnemar_power(mid, discordance, lift, alpha) >= power:
+            hi = mid
+        else:
+            lo = mid + 1
+    while lo > 1 and mcnemar_power(lo - 1, discordance, lift, alpha) >= power:
+        lo -= 1
+    return lo
 
 
 def accuracy_summary(correct: Sequence[bool]) -> dict:
