@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError
+from .pitfalls import PITFALLS, pitfall_item, pitfall_of
 
 __all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "PitfallStates", "make_states",
            "MiniLMEmbedder"]
@@ -174,8 +175,6 @@ class PitfallStates(StateAbstraction):
     spec = "pitfall"
 
     def __init__(self):
-        from .pitfalls import PITFALLS
-
         self.names = [p.name for p in PITFALLS]
 
     def fit(self, problems):
@@ -183,18 +182,12 @@ class PitfallStates(StateAbstraction):
         return self
 
     def states_of(self, problems):
-        from .pitfalls import pitfall_of
-
         return [self.names.index(pitfall_of(p)) for p in problems]
 
     def item(self, problem, state: int) -> str:
-        from .pitfalls import pitfall_item
-
         return pitfall_item(problem, self.names[state])
 
     def describe(self):
-        from .pitfalls import PITFALLS
-
         return {"spec": self.spec, "names": list(self.names),
                 "descriptions": {p.name: p.description for p in PITFALLS}}
 

@@ -2,10 +2,11 @@
 
 Each command lives in a module of its own that adds its parser (``add_*_command``) and
 handles it (``*_command(args) -> exit code``): :mod:`.solve`, :mod:`.regret`, :mod:`.verify`,
-:mod:`.demo`, :mod:`.bridge` (``bridge evaluate``, ``bridge serve``), :mod:`.train_advisor`
-and :mod:`.cyclealign`. Errors the toolkit raises on purpose become one line on stderr and
-an exit code of :mod:`.exits`; anything else is a bug, reported in one line with exit 70
-(the traceback with ``PERSUASION_TRACEBACK=1``).
+:mod:`.demo`, :mod:`.bridge` (``bridge evaluate``, ``bridge serve``), :mod:`.train_advisor`,
+:mod:`.cyclealign` and :mod:`.models` (``models list``, ``models install``). Errors the
+toolkit raises on purpose become one line on stderr and an exit code of :mod:`.exits`;
+anything else is a bug, reported in one line with exit 70 (the traceback with
+``PERSUASION_TRACEBACK=1``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .console import guard_stdout
 from .cyclealign import add_cyclealign_command
 from .demo import add_demo_command
 from .exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, exit_for
+from .models import add_models_command
 from .regret import add_regret_command
 from .solve import add_solve_command
 from .train_advisor import add_advisor_command
@@ -31,7 +33,7 @@ from .verify import add_verify_command
 __all__ = ["build_parser", "main", "console_main"]
 
 #: Commands whose libraries report bad input (a model folder, a file) as a plain ValueError.
-_LLM_COMMANDS = ("bridge", "train", "cyclealign")
+_LLM_COMMANDS = ("bridge", "train", "cyclealign", "models")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the small white-box model (the Advisor)")
     add_advisor_command(t.add_subparsers(dest="train_command", required=True, parser_class=_Parser))
     add_cyclealign_command(sub)
+    add_models_command(sub)
     return p
 
 
