@@ -94,11 +94,17 @@ class EvalConfig:
     game_from: str | None = None     # a previous run's summary.json (or its folder): reuse its game
     engine: str = "auto"             # local models: ct2, torch, or auto (ct2 where installed)
     compute_type: str | None = None  # ct2 only; default float32 on the CPU, float16 on CUDA
+    receiver_compute_type: str | None = None  # a local Receiver's, when it differs (e.g. int8)
     threads: int | None = None       # CPU threads of the ct2 engine (default: its own choice)
 
     def engine_setting(self) -> tuple[str, str | None]:
         """The resolved ``(engine, compute_type)`` of the local models."""
         return resolve_engine(self.engine, self.compute_type, self.device)
+
+    def receiver_engine_setting(self) -> tuple[str, str | None]:
+        """The resolved ``(engine, compute_type)`` of a local Receiver: ``receiver_compute_type``
+        where set (a larger Receiver in int8 beside a float32 Advisor), else the models'."""
+        return resolve_engine(self.engine, self.receiver_compute_type or self.compute_type, self.device)
 
     def validate(self):
         for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk"):
@@ -106,6 +112,10 @@ class EvalConfig:
         check_int("n_train", self.n_train, allow_none=True)
         check_int("threads", self.threads, allow_none=True)
         self.engine_setting()
+        if self.receiver_compute_type is not None:
+            if self.receiver.startswith("openai:"):
+                raise ConfigError("receiver_compute_type: an API Receiver has no compute type")
+            self.receiver_engine_setting()
         if self.scheme not in ("optimal", "learned"):
             raise ConfigError(f"scheme: expected 'optimal' or 'learned', got {self.scheme!r}")
         if not (isinstance(self.effort_cost, (int, float)) and self.effort_cost >= 0):
@@ -129,6 +139,10 @@ class EvalConfig:
         if keep.get("game_from") is None:
             keep.pop("game_from", None)
         keep["engine"], keep["compute_type"] = self.engine_setting()
+        if self.receiver_compute_type is None:  # folders written before the field keep theirs
+            keep.pop("receiver_compute_type")
+        else:
+            keep["receiver_compute_type"] = self.receiver_engine_setting()[1]
         keep["grading"] = GRADING.get(self.task, IDENTITY_DEFAULTS["grading"])
         return keep
 
@@ -305,12 +319,17 @@ def _agents(cfg: EvalConfig, models: dict, cache, receiver):
 
     engine, compute_type = cfg.engine_setting()
 
-    def lm(name):
-        # a model given in ``models`` (loaded on any engine) runs on this run's engine
-        if name not in models:
-            models[name] = load_causal_lm(name, device=cfg.device)
-        models[name] = with_engine(models[name], engine, compute_type=compute_type, threads=cfg.threads)
-        return models[name]
+    views = {}
+
+    def lm(name, setting=(engine, compute_type)):
+        # a model given in ``models`` (loaded on any engine) runs on this run's engine; the
+        # Advisor and the Receiver share one view when they are one model on one setting
+        if (name, setting) not in views:
+            if name not in models:
+                models[name] = load_causal_lm(name, device=cfg.device)
+            views[name, setting] = with_engine(models[name], setting[0], compute_type=setting[1],
+                                               threads=cfg.threads)
+        return views[name, setting]
 
     advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format,
                       settings=GenerationSettings(max_new_tokens=cfg.hint_tokens, batch_size=cfg.batch_size))
@@ -320,7 +339,7 @@ def _agents(cfg: EvalConfig, models: dict, cache, receiver):
     elif cfg.receiver.startswith("openai:"):
         receiver = make_receiver(cfg.receiver, cache=cache)
     else:
-        receiver = LocalReceiver(lm(cfg.receiver), cache=cache)
+        receiver = LocalReceiver(lm(cfg.receiver, cfg.receiver_engine_setting()), cache=cache)
     answer_settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
     return advisor, receiver, answer_settings
 

@@ -75,6 +75,9 @@ def add_bridge_commands(sub) -> None:
                    help="prompts per generation batch")
     e.add_argument("--device", default="cpu", help="torch device of local models: cpu, cuda, cuda:1, ...")
     add_engine_options(e, "the Advisor and a local Receiver")
+    e.add_argument("--receiver-compute-type", default=None,
+                   help="a local Receiver's ct2 compute type where it differs from --compute-type "
+                        "(e.g. int8 for a Qwen Receiver beside a float32 SmolLM2 Advisor)")
     add_sandbox_option(e)
     e.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="CPU threads of torch and ct2 (default: their choice; use 1 when other jobs "
@@ -115,7 +118,8 @@ def evaluate_command(args) -> int:
                      max_new_tokens=args.max_new_tokens, hint_tokens=args.hint_tokens,
                      hint_format=args.hint_format, batch_size=args.batch_size, device=args.device,
                      out=args.out, cache=args.cache, game_from=args.game_from, engine=args.engine,
-                     compute_type=args.compute_type, threads=args.threads)
+                     compute_type=args.compute_type, receiver_compute_type=args.receiver_compute_type,
+                     threads=args.threads)
     with prints_to_stderr():  # stdout holds the result only
         summary = run_evaluation(cfg, progress=not args.no_progress,
                                  start_over=args.start_over).to_dict()

@@ -455,3 +455,21 @@ def test_real_smollm2_evaluation_runs_end_to_end(tmp_path, smollm2):
     import re
     for r in hinted:
         assert set(re.findall(r"\d+", r["advisor_text"])) <= set(re.findall(r"\d+", r["question"]))
+
+
+def test_a_local_receiver_can_run_on_its_own_compute_type(llama_tiny):
+    from llm_bridge.evaluate import EvalConfig, _agents
+
+    cfg = EvalConfig(advisor="llama-tiny", receiver="llama-tiny", engine="ct2", compute_type="float32",
+                     receiver_compute_type="int8")
+    fp = cfg.validate().fingerprint()
+    assert fp["compute_type"] == "float32" and fp["receiver_compute_type"] == "int8"
+    assert "receiver_compute_type" not in EvalConfig().fingerprint()  # older folders keep theirs
+    advisor, receiver, _ = _agents(cfg, {"llama-tiny": llama_tiny}, None, None)
+    assert advisor.lm.engine.compute_type == "float32"
+    assert receiver.lm.engine.compute_type == "int8"
+    same = EvalConfig(advisor="llama-tiny", receiver="llama-tiny", engine="ct2", compute_type="float32")
+    advisor, receiver, _ = _agents(same, {"llama-tiny": llama_tiny}, None, None)
+    assert advisor.lm is receiver.lm  # one model on one setting: one view
+    with pytest.raises(ConfigError, match="receiver_compute_type: an API Receiver"):
+        EvalConfig(receiver="openai:gpt-x", receiver_compute_type="int8").validate()
