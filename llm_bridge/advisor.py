@@ -48,11 +48,23 @@ _SYSTEM = (
     "that tells the student how to apply the strategy to this problem. Never state the final answer."
 )
 _SYSTEM_ITEM = (
-    "You are a concise math tutor. You are told a problem, the trap in it and where the trap is. "
-    "Write ONE short sentence that warns the student about that trap in this problem, quoting the "
-    "part of the expression it concerns. Never compute anything and never state any result."
+    "You are a concise math tutor. You are told a problem, its trap and where the trap is. Write "
+    "ONE short sentence that warns the student about that trap, quoting the part of the problem "
+    "it concerns. Do not compute anything."
 )
-
+#: Worked examples of item hints, shown before the problem (a 135M model follows examples,
+#: not instructions): hand-written, not drawn from any task, and stating no result.
+ITEM_EXAMPLES = (
+    ("Calculate 12 - -7 + 3.",
+     "Pitfall: A negative number is subtracted. Where: 12 - -7.",
+     "In 12 - -7 you subtract a negative, so you add 7 instead."),
+    ("Calculate 4 + 6 * 3 - 2.",
+     "Pitfall: Multiplication comes before addition. Where: 6 * 3.",
+     "Do 6 * 3 first, and only then add 4 and subtract 2."),
+    ("Calculate 352 * 41 + 5.",
+     "Pitfall: A long multiplication. Where: 352 * 41.",
+     "Multiply 352 by 41 one digit of 41 at a time and add the partial products before adding 5."),
+)
 
 @dataclass
 class Hint:
@@ -71,7 +83,7 @@ class Hint:
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_META = re.compile(r"(?i)\b(the\s+)?(one-sentence\s+)?hint\s+is\s*:?\s*\"?")
+_META = re.compile(r"(?i)\b(the\s+)?(one-sentence\s+)?(hint|warning)\s+is\s*:?\s*\"?")
 _LEAK_WORDS = re.compile(r"(?i)\b(answer|result|equals?|total is|sum is)\b|=")
 
 
@@ -148,15 +160,14 @@ class Advisor:
         carry one, the information item."""
         if item is not None:
             if self.style == "chat":
-                messages = [
-                    {"role": "system", "content": _SYSTEM_ITEM},
-                    {"role": "user", "content": f"Problem:\n{question}\n\n{item}\n\n"
-                                                "Write the one-sentence warning."},
-                ]
+                messages = [{"role": "system", "content": _SYSTEM_ITEM}]
+                for q, it, warning in ITEM_EXAMPLES:
+                    messages += [{"role": "user", "content": f"Problem: {q}\n{it}"},
+                                 {"role": "assistant", "content": warning}]
+                messages.append({"role": "user", "content": f"Problem: {question.strip()}\n{item}"})
                 return chat_prompt(self.lm, messages)
-            return (f"Problem: {question.strip()}\n{item}\n"
-                    f"A one-sentence warning about this trap in this problem, without any result.\n"
-                    f"Warning:")
+            shots = "".join(f"Problem: {q}\n{it}\nWarning: {w}\n\n" for q, it, w in ITEM_EXAMPLES)
+            return f"{shots}Problem: {question.strip()}\n{item}\nWarning:"
         if self.style == "chat":
             messages = [
                 {"role": "system", "content": _SYSTEM},

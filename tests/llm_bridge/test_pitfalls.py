@@ -156,6 +156,11 @@ def test_advisor_prompts_with_items_and_counts_dropped_sentences(llama_tiny):
     item = pitfall_item(_p("7 + 3 * 4"), "precedence")
     prompt = adv.prompt("Calculate 7 + 3 * 4.", a, item)
     assert item in prompt and "trap" in prompt and a.instruction not in prompt
+    from llm_bridge.advisor import ITEM_EXAMPLES, drop_leaks
+
+    for q, it, warning in ITEM_EXAMPLES:  # the worked examples pass the leak filter themselves
+        assert warning in prompt and it in prompt
+        assert drop_leaks(warning, q) == warning
     assert adv.prompt("Calculate 7 + 3 * 4.", a) != prompt  # no item: the strategy prompt
     hints = adv.render(["Calculate 7 + 3 * 4.", "Calculate 1 + 2."], [a, a], [item, None])
     assert hints[0].item == item and hints[1].item is None
