@@ -94,6 +94,9 @@ def add_advisor_command(train_subparsers) -> None:
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     add_engine_options(p, "the Receivers, the sampled training hints and the evaluations' hints "
                           "(training itself is on torch)")
+    p.add_argument("--receiver-compute-type", default=None,
+                   help="local Receivers' ct2 compute type where it differs from --compute-type "
+                        "(e.g. int8 for Qwen Receivers beside a float32 SmolLM2 Advisor)")
     add_sandbox_option(p)
     p.add_argument("--threads", type=_positive("--threads"), default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when other jobs share the cores)")
@@ -115,7 +118,8 @@ def _config(args):
         amp=args.amp, n_calibration=args.n_calibration, n_prior=args.n_prior, states=args.states,
         effort_cost=args.effort_cost, max_new_tokens=args.max_new_tokens,
         hint_tokens=args.hint_tokens, gen_batch_size=args.gen_batch_size, device=args.device,
-        progress=not args.no_progress, engine=args.engine, compute_type=args.compute_type)
+        progress=not args.no_progress, engine=args.engine, compute_type=args.compute_type,
+        receiver_compute_type=args.receiver_compute_type)
 
 
 def _print_table(result: dict) -> None:

@@ -495,3 +495,16 @@ def test_sampling_interrupted_resumes_to_the_same_hints(tmp_path, engine):
     assert any(len(v) > 1 for v in k_hints.values())  # the k hints of a group are samples, not copies
     ident = json.loads((tmp_path / "b" / "run.json").read_text())
     assert ident["config"].get("engine") == (None if engine == "torch" else "ct2")
+
+
+def test_receivers_can_run_on_their_own_compute_type():
+    from llm_bridge.training.advisor_training import run_identity
+
+    cfg = _tiny_config(engine="ct2", compute_type="float32", receiver_compute_type="int8")
+    assert cfg.engine_setting() == ("ct2", "float32")
+    assert cfg.receiver_engine_setting() == ("ct2", "int8")
+    assert cfg.eval_config().receiver_compute_type == "int8"
+    assert run_identity(cfg, "fp", "r")["config"]["receiver_compute_type"] == "int8"
+    assert "receiver_compute_type" not in run_identity(_tiny_config(), "fp", "r")["config"]
+    with pytest.raises(ConfigError, match="compute"):
+        _tiny_config(engine="ct2", receiver_compute_type="int16")

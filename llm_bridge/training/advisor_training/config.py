@@ -127,6 +127,7 @@ class AdvisorTrainingConfig:
     progress: bool = True
     engine: str = "auto"
     compute_type: str | None = None
+    receiver_compute_type: str | None = None
 
     def __post_init__(self):
         for name in ("n_train", "n", "k", "epochs", "batch_size", "grad_accum", "lora_r",
@@ -136,6 +137,8 @@ class AdvisorTrainingConfig:
         check_int("dpo_epochs", self.dpo_epochs, allow_none=True)
         check_int("n_prior", self.n_prior, allow_none=True)
         self.engine_setting()
+        if self.receiver_compute_type is not None:
+            self.receiver_engine_setting()
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -171,6 +174,11 @@ class AdvisorTrainingConfig:
         """The resolved ``(engine, compute_type)``."""
         return resolve_engine(self.engine, self.compute_type, self.device)
 
+    def receiver_engine_setting(self) -> tuple[str, str | None]:
+        """The resolved ``(engine, compute_type)`` of local Receivers (the training and the
+        transfer one): ``receiver_compute_type`` where set, else the Advisor's."""
+        return resolve_engine(self.engine, self.receiver_compute_type or self.compute_type, self.device)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets) if self.lora_targets else None
@@ -185,5 +193,6 @@ class AdvisorTrainingConfig:
                           max_new_tokens=self.max_new_tokens, hint_tokens=self.hint_tokens,
                           hint_format=self.hint_format, batch_size=self.gen_batch_size,
                           chunk=self.gen_batch_size, device=self.device, engine=self.engine,
-                          compute_type=self.compute_type)
+                          compute_type=self.compute_type,
+                          receiver_compute_type=self.receiver_compute_type)
         return replace(base, **kw)

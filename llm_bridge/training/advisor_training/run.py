@@ -45,6 +45,10 @@ def run_identity(config: AdvisorTrainingConfig, advisor_fp: str, receiver_name: 
     cfg["engine"], cfg["compute_type"] = engine, compute_type
     if engine == "torch":  # the identity of folders written before the engine fields existed
         del cfg["engine"], cfg["compute_type"]
+    if config.receiver_compute_type is None:  # likewise, before the Receiver's own field
+        del cfg["receiver_compute_type"]
+    else:
+        cfg["receiver_compute_type"] = config.receiver_engine_setting()[1]
     return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg,
             "seeds": HINT_SEEDS}
 
@@ -124,7 +128,7 @@ def _evaluations(run: AdvisorRun, recs: _Receivers, advisor_lm, phase: str) -> t
     if recs.transfer_name is not None:
         if recs.transfer is None:
             recs.transfer = receiver_object(recs.transfer_spec, recs.transfer_name, run.cache, config.device,
-                                            config.engine_setting())
+                                            config.receiver_engine_setting())
         transfer = _evaluate(
             config.eval_config(receiver=recs.transfer_name, out=str(out / f"transfer_{phase}"), cache=cache,
                                **kw, **game_from("transfer_before")),
@@ -191,7 +195,7 @@ def _setup(config, out_dir, advisor_lm, receiver, transfer_receiver, task, hooks
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     cache = GenerationCache(out / "cache.sqlite")
     recs = _Receivers(receiver_object(receiver, config.receiver, cache, config.device,
-                                           config.engine_setting()), transfer_spec,
+                                           config.receiver_engine_setting()), transfer_spec,
                       transfer_name)
     return AdvisorRun(config, out, advisor_lm, recs.train, task, cache, hooks), recs
 
