@@ -84,7 +84,8 @@ class Hint:
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _META = re.compile(r"(?i)\b(the\s+)?(one-sentence\s+)?(hint|warning)\s+is\s*:?\s*\"?")
-_LEAK_WORDS = re.compile(r"(?i)\b(answer|result|equals?|total is|sum is)\b|=")
+_LEAK_WORDS = re.compile(r"(?i)\b(answer|result|equals?|total is|sum is)\b|="
+                         r"|\b(is|are|gives|makes|becomes|get)\s+(-\s*)?\d")  # "... is 42": a claimed value
 
 
 def _sentences(text: str) -> list[str]:
@@ -103,12 +104,15 @@ def _clean(text: str, max_chars: int = 320) -> str:
 def drop_leaks(text: str, question: str) -> str:
     """Remove sentences that state a result instead of hinting.
 
-    A sentence is dropped when it mentions an answer/result/equality, or contains a number
-    that does not occur in the question (a computed, possibly wrong, value). Small Advisors
+    A sentence is dropped when it mentions an answer/result/equality or claims a value ("the
+    product of 3 and 4 is 4", even with a number of the question), or contains a number that
+    does not occur in the question (a computed, possibly wrong, value). Small Advisors
     often "hint" by announcing a wrong answer, which the Receiver then copies.
 
     >>> drop_leaks("Subtract 19 from 53 first. The final answer is 34.", "What is 53 - 19?")
     'Subtract 19 from 53 first.'
+    >>> drop_leaks("The product of -37 and -18 is -18. Mind the signs.", "Calculate -37 * -18.")
+    'Mind the signs.'
     """
     return " ".join(_kept_sentences(text, question))
 
