@@ -22,7 +22,7 @@ CONDITION_MEANINGS = {
     "prior": "a hint for an item drawn from the prior: a state x' is drawn from the prior, the "
              "scheme's signal for x' is drawn, and the Advisor writes that signal's hint for the "
              "problem; the hint is written for this problem, but its signal tells nothing about "
-             "this problem's state (with pitfall states the Advisor is shown x's trap, which this "
+             "this problem's state (with pitfall states the Advisor is shown the trap of x', which this "
              "problem may not have)",
     "posterior": "the hint the optimal scheme sends in the problem's own state x (signal drawn "
                  "from the scheme's row for x); it differs from prior only in the information "
