@@ -14,8 +14,9 @@ over these states. Two ways to get one, chosen by a spec string:
     centroid. For tasks with no useful metadata (HumanEval).
 ``pitfall``
     the problem's arithmetic pitfall (:mod:`llm_bridge.pitfalls`: magnitude, precedence,
-    nesting, sign, plain), read from the expression's structure, never from its value; the
-    Advisor is also shown *where* the problem has the pitfall (:meth:`StateAbstraction.item`).
+    nesting, sign, plain; those the fit problems show), read from the expression's structure,
+    never from its value; the Advisor is also shown *where* the problem has the pitfall
+    (:meth:`StateAbstraction.item`).
 ``auto``
     for a mixture, ``metadata:source_spec`` (the generator with its configuration) when the
     problems carry two or more such values, else ``metadata:source_dataset``; else
@@ -168,28 +169,41 @@ class ClusterStates(StateAbstraction):
 
 
 class PitfallStates(StateAbstraction):
-    """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`); every
-    pitfall of the decision list is a state, in its order, whether or not the fit problems
-    show it (the prior then says whether it occurs)."""
+    """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`). The
+    states are the pitfalls the fit problems show, in the decision list's order (a task
+    without three-digit numbers has no ``magnitude`` state); a later problem whose pitfall was
+    not seen when fitting is an error naming it."""
 
     spec = "pitfall"
 
     def __init__(self):
-        self.names = [p.name for p in PITFALLS]
+        self.names = []
 
     def fit(self, problems):
-        self.states_of(problems)  # every problem must hold an expression
+        seen = {pitfall_of(p) for p in problems}
+        if not seen:
+            raise ConfigError("states: no problems to fit the state abstraction on")
+        self.names = [p.name for p in PITFALLS if p.name in seen]
         return self
 
     def states_of(self, problems):
-        return [self.names.index(pitfall_of(p)) for p in problems]
+        if not self.names:
+            raise ConfigError("states: call fit() before states_of()")
+        out = []
+        for p in problems:
+            name = pitfall_of(p)
+            if name not in self.names:
+                raise ConfigError(f"states: problem {p.uid!r} has the pitfall {name!r}, unseen when "
+                                  f"fitting ({self.names})")
+            out.append(self.names.index(name))
+        return out
 
     def item(self, problem, state: int) -> str:
         return pitfall_item(problem, self.names[state])
 
     def describe(self):
         return {"spec": self.spec, "names": list(self.names),
-                "descriptions": {p.name: p.description for p in PITFALLS}}
+                "descriptions": {p.name: p.description for p in PITFALLS if p.name in self.names}}
 
 
 def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstraction:
