@@ -172,10 +172,12 @@ def find_pitfalls(expr: str, uid: str = "?") -> dict[str, list[str]]:
     return found
 
 
-def pitfall_of(problem) -> str:
-    """The state of ``problem``: the first pitfall of the decision list it has."""
+def pitfall_of(problem, states: tuple[str, ...] | list[str] | None = None) -> str | None:
+    """The state of ``problem``: the first pitfall of the decision list it has; with ``states``,
+    the first of those (the decision list restricted to the states a task was fitted with;
+    None when the problem has none of them)."""
     found = find_pitfalls(expression_of(problem), problem.uid)
-    return next(name for name in _NAMES if found[name])
+    return next((name for name in _NAMES if found[name] and (states is None or name in states)), None)
 
 
 def pitfall_item(problem, state: str) -> str:

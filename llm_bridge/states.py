@@ -171,8 +171,9 @@ class ClusterStates(StateAbstraction):
 class PitfallStates(StateAbstraction):
     """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`). The
     states are the pitfalls the fit problems show, in the decision list's order (a task
-    without three-digit numbers has no ``magnitude`` state); a later problem whose pitfall was
-    not seen when fitting is an error naming it."""
+    without three-digit numbers has no ``magnitude`` state); a later problem is given the first
+    of those states it has (a rare pitfall unseen when fitting falls through to the next one
+    on the list the problem has), and one that has none of them is an error naming it."""
 
     spec = "pitfall"
 
@@ -191,10 +192,10 @@ class PitfallStates(StateAbstraction):
             raise ConfigError("states: call fit() before states_of()")
         out = []
         for p in problems:
-            name = pitfall_of(p)
-            if name not in self.names:
-                raise ConfigError(f"states: problem {p.uid!r} has the pitfall {name!r}, unseen when "
-                                  f"fitting ({self.names})")
+            name = pitfall_of(p, self.names)
+            if name is None:
+                raise ConfigError(f"states: problem {p.uid!r} has the pitfall {pitfall_of(p)!r} and "
+                                  f"none of the states seen when fitting ({self.names})")
             out.append(self.names.index(name))
         return out
 

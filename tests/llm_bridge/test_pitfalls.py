@@ -141,8 +141,9 @@ def test_pitfall_state_abstraction():
     assert set(st.describe()["descriptions"]) == set(st.names)
     small = make_states("pitfall", probs[:3])  # no three-digit numbers: no magnitude state
     assert small.names == ["precedence", "sign", "plain"]
-    with pytest.raises(ConfigError, match=r"'d' has the pitfall 'magnitude', unseen when fitting"):
-        small.states_of([probs[3]])
+    assert small.states_of([probs[3]]) == [0]  # magnitude unseen: its next pitfall, precedence
+    with pytest.raises(ConfigError, match=r"'e' has the pitfall 'magnitude' and none of the states"):
+        small.states_of([_p("100 * 2", "e")])
     meta = make_states("metadata:k", [SimpleNamespace(uid="m", question="q", metadata={"k": "v"})])
     assert meta.item(probs[0], 0) is None  # states without items: the Advisor sees none
     with pytest.raises(ConfigError, match="holds no arithmetic"):
