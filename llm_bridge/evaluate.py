@@ -46,6 +46,7 @@ from .cache import GenerationCache
 from .ct2 import resolve_engine, with_engine
 from .errors import ConfigError
 from .generation import GenerationSettings
+from .hint_stats import leak_filter_summary
 from .models import cache_dir, load_causal_lm
 from .receivers import LocalReceiver, check_reachable, make_receiver, openai_base_url
 from .respond import respond
@@ -186,9 +187,8 @@ class EvaluationResult:
     config : dict
         :meth:`EvalConfig.fingerprint`.
     leak_filter : dict
-        The Advisor's leak filter on the test hints (prior and posterior): ``hints``,
-        ``filtered`` (hints that lost a sentence for stating a result), ``rate`` and
-        ``sentences_dropped`` (empty in summaries written before it was counted).
+        The leak filter on the test hints (:func:`~llm_bridge.hint_stats.leak_filter_summary`;
+        empty in summaries written before it was counted).
     """
 
     task: str
@@ -246,9 +246,7 @@ class EvaluationResult:
             "calibration": self.calibration, "game": self.game, "online": self.online,
             "timings": self.timings, "config": self.config,
         }
-        if self.leak_filter:  # summaries written before it was counted have none
-            out["leak_filter"] = self.leak_filter
-        return out
+        return {**out, "leak_filter": self.leak_filter} if self.leak_filter else out
 
     @classmethod
     def from_dict(cls, d: dict) -> "EvaluationResult":
@@ -484,14 +482,6 @@ def _statistics(setup: _Setup, done: dict) -> dict:
         "leak_filter": leak_filter_summary([done[(p.uid, c)] for p in test for c in ("prior", "posterior")]),
     }
 
-
-def leak_filter_summary(records) -> dict:
-    """How often the leak filter removed a sentence from a hint (records with a hint)."""
-    rows = [r for r in records if r.get("hint") is not None]
-    dropped = [int(r.get("hint_dropped") or 0) for r in rows]
-    filtered = sum(d > 0 for d in dropped)
-    return {"hints": len(rows), "filtered": filtered,
-            "rate": filtered / len(rows) if rows else 0.0, "sentences_dropped": sum(dropped)}
 
 
 def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | None = None,

@@ -5,6 +5,8 @@
   item says the problem's trap is, their mean length, how many are distinct, and the most common
   openings; the before/after picture of Advisor training (issue 13: "record the hint
   distributions, not just accuracies").
+* :func:`leak_filter_summary` -- how often the leak filter removed a sentence from a hint (the
+  summary's ``leak_filter``);
 * :func:`discordance` -- of two conditions on the same problems: the share of problems on which
   exactly one was right, each way.
 * :func:`plan_size` -- the power calculation of an experiment from a pilot's records: the test
@@ -21,7 +23,7 @@ from typing import Iterable
 
 from .stats import mcnemar_power, mcnemar_sample_size
 
-__all__ = ["hint_distribution", "discordance", "plan_size", "quotes_item"]
+__all__ = ["hint_distribution", "leak_filter_summary", "discordance", "plan_size", "quotes_item"]
 
 
 def _where(item: str | None) -> list[str]:
@@ -76,6 +78,16 @@ def hint_distribution(records: Iterable[dict], *, by: str = "signal", top: int =
             "openings": openings.most_common(top),
         }
     return out
+
+
+def leak_filter_summary(records) -> dict:
+    """``hints`` (records with a hint), ``filtered`` (those that lost a sentence to the leak
+    filter), ``rate`` and ``sentences_dropped``."""
+    rows = [r for r in records if r.get("hint") is not None]
+    dropped = [int(r.get("hint_dropped") or 0) for r in rows]
+    filtered = sum(d > 0 for d in dropped)
+    return {"hints": len(rows), "filtered": filtered,
+            "rate": filtered / len(rows) if rows else 0.0, "sentences_dropped": sum(dropped)}
 
 
 def discordance(records: Iterable[dict], a: str, b: str) -> dict:
