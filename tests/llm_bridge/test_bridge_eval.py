@@ -339,7 +339,8 @@ def test_changed_settings_start_over_only_when_asked(tmp_path, llama_tiny, mix_t
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
-@pytest.mark.parametrize("name", ["bridge-math", "bridge-code", "advisor/before", "advisor/after"])
+@pytest.mark.parametrize("name", ["bridge-math", "bridge-code", "advisor/before", "advisor/after",
+                                  "persuasion-pays/pilot1-1.5b"])
 def test_measured_runs_still_read_and_resume(name):
     """The run folders in results/: their summary reads back as a typed result with the same
     dict, and their config.json is the fingerprint of the settings stored in it (so a rerun
