@@ -53,14 +53,14 @@ from .respond import respond
 from .states import make_states
 from .stats import accuracy_summary, mcnemar_exact, paired_lift
 from .tasks import load_task
-from .validate import check_int, config_error
+from .validate import check_int, check_positive, config_error
 
 __all__ = ["EvalConfig", "EvaluationResult", "run_evaluation", "plot_conditions", "default_n_train",
            "CONDITIONS"]
 
 CONDITIONS = ("none", "prior", "posterior")
 # settings that do not change the results (left out of the fingerprint)
-_RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device", "threads")
+_RESUME_FREE = ("out", "cache", "batch_size", "chunk", "device", "threads", "api_timeout", "api_concurrency")
 #: Fields added after run folders were written: how the older folders read.
 IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None, "grading": "original"}
 #: How a task's answers are graded, where it changed after run folders were written: HumanEval
@@ -97,6 +97,8 @@ class EvalConfig:
     compute_type: str | None = None  # ct2 only; default float32 on the CPU, float16 on CUDA
     receiver_compute_type: str | None = None  # a local Receiver's, when it differs (e.g. int8)
     threads: int | None = None       # CPU threads of the ct2 engine (default: its own choice)
+    api_timeout: float = 60.0        # an API Receiver: seconds per request attempt
+    api_concurrency: int = 4         # an API Receiver: requests in flight
 
     def engine_setting(self) -> tuple[str, str | None]:
         """The resolved ``(engine, compute_type)`` of the local models."""
@@ -108,8 +110,10 @@ class EvalConfig:
         return resolve_engine(self.engine, self.receiver_compute_type or self.compute_type, self.device)
 
     def validate(self):
-        for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk"):
+        for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk",
+                     "api_concurrency"):
             check_int(name, getattr(self, name))
+        check_positive("api_timeout", self.api_timeout)
         check_int("n_train", self.n_train, allow_none=True)
         check_int("threads", self.threads, allow_none=True)
         self.engine_setting()
@@ -127,22 +131,20 @@ class EvalConfig:
 
     def fingerprint(self) -> dict:
         """The settings that change the results (``config.json`` of the run folder, and the
-        ``config`` of the summary): every field but ``out``, ``cache``, ``batch_size``,
-        ``chunk``, ``device`` and ``threads``; ``game_from`` only when set (so the folders of
-        runs made before the field existed keep their fingerprint); ``engine`` and
-        ``compute_type`` resolved (``auto`` becomes the engine that runs; results of
-        different engines never mix). Folders written before the engine fields existed read
-        as ``torch`` (:data:`IDENTITY_DEFAULTS`). ``grading`` names the grader where it
-        changed (:data:`GRADING`; ``original`` elsewhere), so that no run mixes graders."""
+        ``config`` of the summary): every field but those of ``_RESUME_FREE``; ``game_from``
+        and ``receiver_compute_type`` only when set (so older folders keep their fingerprint);
+        ``engine`` and ``compute_type`` resolved (``auto`` becomes the engine that runs; results
+        of different engines never mix); folders written before the engine fields read as
+        ``torch`` (:data:`IDENTITY_DEFAULTS`); ``grading`` names the grader where it changed
+        (:data:`GRADING`; ``original`` elsewhere), so that no run mixes graders."""
         keep = asdict(self)
         for k in _RESUME_FREE:
             keep.pop(k)
         if keep.get("game_from") is None:
             keep.pop("game_from", None)
         keep["engine"], keep["compute_type"] = self.engine_setting()
-        if self.receiver_compute_type is None:  # folders written before the field keep theirs
-            keep.pop("receiver_compute_type")
-        else:
+        keep.pop("receiver_compute_type")  # absent from folders written before the field
+        if self.receiver_compute_type is not None:
             keep["receiver_compute_type"] = self.receiver_engine_setting()[1]
         keep["grading"] = GRADING.get(self.task, IDENTITY_DEFAULTS["grading"])
         return keep
@@ -317,11 +319,9 @@ def _agents(cfg: EvalConfig, models: dict, cache, receiver):
 
     engine, compute_type = cfg.engine_setting()
 
-    views = {}
+    views = {}  # one view per model and setting; a model of ``models`` runs on this run's engine
 
     def lm(name, setting=(engine, compute_type)):
-        # a model given in ``models`` (loaded on any engine) runs on this run's engine; the
-        # Advisor and the Receiver share one view when they are one model on one setting
         if (name, setting) not in views:
             if name not in models:
                 models[name] = load_causal_lm(name, device=cfg.device)
@@ -335,7 +335,8 @@ def _agents(cfg: EvalConfig, models: dict, cache, receiver):
         if not callable(getattr(receiver, "complete", None)):
             raise ConfigError(f"receiver: expected a Receiver object with complete(), got {type(receiver).__name__}")
     elif cfg.receiver.startswith("openai:"):
-        receiver = make_receiver(cfg.receiver, cache=cache)
+        receiver = make_receiver(cfg.receiver, cache=cache, timeout=cfg.api_timeout,
+                                 concurrency=cfg.api_concurrency)
     else:
         receiver = LocalReceiver(lm(cfg.receiver, cfg.receiver_engine_setting()), cache=cache)
     answer_settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)

@@ -75,6 +75,12 @@ def add_bridge_commands(sub) -> None:
                    help="prompts per generation batch")
     e.add_argument("--device", default="cpu", help="torch device of local models: cpu, cuda, cuda:1, ...")
     add_engine_options(e, "the Advisor and a local Receiver")
+    e.add_argument("--api-timeout", type=float, default=60.0,
+                   help="an openai: Receiver's seconds per request attempt (raise it for a slow local "
+                        "server: a timed-out request is retried while the server still computes it)")
+    e.add_argument("--api-concurrency", type=int, default=4,
+                   help="an openai: Receiver's requests in flight (a batching server such as "
+                        "`bridge serve` answers concurrent requests as one batch)")
     e.add_argument("--receiver-compute-type", default=None,
                    help="a local Receiver's ct2 compute type where it differs from --compute-type "
                         "(e.g. int8 for a Qwen Receiver beside a float32 SmolLM2 Advisor)")
@@ -119,7 +125,8 @@ def evaluate_command(args) -> int:
                      hint_format=args.hint_format, batch_size=args.batch_size, device=args.device,
                      out=args.out, cache=args.cache, game_from=args.game_from, engine=args.engine,
                      compute_type=args.compute_type, receiver_compute_type=args.receiver_compute_type,
-                     threads=args.threads)
+                     threads=args.threads, api_timeout=args.api_timeout,
+                     api_concurrency=args.api_concurrency)
     with prints_to_stderr():  # stdout holds the result only
         summary = run_evaluation(cfg, progress=not args.no_progress,
                                  start_over=args.start_over).to_dict()

@@ -474,3 +474,17 @@ def test_a_local_receiver_can_run_on_its_own_compute_type(llama_tiny):
     assert advisor.lm is receiver.lm  # one model on one setting: one view
     with pytest.raises(ConfigError, match="receiver_compute_type: an API Receiver"):
         EvalConfig(receiver="openai:gpt-x", receiver_compute_type="int8").validate()
+
+
+def test_api_timeout_and_concurrency_reach_the_receiver_and_not_the_fingerprint(llama_tiny):
+    from llm_bridge.evaluate import EvalConfig, _agents
+
+    base = EvalConfig(advisor="llama-tiny", receiver="openai:m@http://127.0.0.1:9/v1", engine="torch")
+    cfg = EvalConfig(advisor="llama-tiny", receiver="openai:m@http://127.0.0.1:9/v1", engine="torch",
+                     api_timeout=900.0, api_concurrency=16)
+    assert cfg.validate().fingerprint() == base.fingerprint()  # how long to wait changes no result
+    _, receiver, _ = _agents(cfg, {"llama-tiny": llama_tiny}, None, None)
+    assert receiver.timeout == 900.0 and receiver.concurrency == 16
+    for field, kw in (("api_timeout", {"api_timeout": 0}), ("api_concurrency", {"api_concurrency": 0})):
+        with pytest.raises(ConfigError, match=field):
+            EvalConfig(**kw).validate()
