@@ -85,7 +85,8 @@ class Hint:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _META = re.compile(r"(?i)\b(the\s+)?(one-sentence\s+)?(hint|warning)\s+is\s*:?\s*\"?")
 _LEAK_WORDS = re.compile(r"(?i)\b(answer|result|equals?|total is|sum is)\b|="
-                         r"|\b(is|are|gives|makes|becomes|get)\s+(-\s*)?\d")  # "... is 42": a claimed value
+                         # "... is 42.": a claimed value, not "the trap is -4 * 2" (an expression)
+                         r"|\b(is|are|gives|makes|becomes|get)\s+(-\s*)?\d+(\.\d+)?(?!\s*[-+*/(\d.]\s*[-(\d])")
 
 
 def _sentences(text: str) -> list[str]:
@@ -113,6 +114,8 @@ def drop_leaks(text: str, question: str) -> str:
     'Subtract 19 from 53 first.'
     >>> drop_leaks("The product of -37 and -18 is -18. Mind the signs.", "Calculate -37 * -18.")
     'Mind the signs.'
+    >>> drop_leaks("The trap is -4 * 2, so do it first.", "Calculate 9 - -4 * 2.")
+    'The trap is -4 * 2, so do it first.'
     """
     return " ".join(_kept_sentences(text, question))
 

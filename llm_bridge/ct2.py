@@ -96,8 +96,9 @@ def default_engine() -> str:
 
 
 def resolve_engine(engine: str | None, compute_type: str | None, device: str = "cpu",
-                   *, field: str = "engine") -> tuple[str, str | None]:
-    """``(engine, compute_type)`` with the defaults filled in and checked.
+                   *, field: str = "engine", compute_field: str = "compute_type") -> tuple[str, str | None]:
+    """``(engine, compute_type)`` with the defaults filled in and checked (errors name
+    ``field`` and ``compute_field``).
 
     ``engine`` None or ``"auto"``: :func:`default_engine`; ``compute_type`` None on ct2:
     :func:`default_compute_type` of ``device``; on torch it must be None (the torch loop runs
@@ -109,14 +110,14 @@ def resolve_engine(engine: str | None, compute_type: str | None, device: str = "
         raise ConfigError(f"{field}: expected one of {', '.join(ENGINE_CHOICES)}, got {engine!r}")
     if engine == "torch":
         if compute_type is not None:
-            raise ConfigError("compute_type: applies to the ct2 engine only (got "
+            raise ConfigError(f"{compute_field}: applies to the ct2 engine only (got "
                               f"{compute_type!r} with engine torch)")
         return engine, None
     if compute_type is not None and not (isinstance(compute_type, str) and compute_type):
-        raise ConfigError(f"compute_type: expected a CTranslate2 compute type such as float32 or "
-                          f"float32, got {compute_type!r}")
+        raise ConfigError(f"{compute_field}: expected a CTranslate2 compute type such as float32 or "
+                          f"int8, got {compute_type!r}")
     if compute_type in REFUSED_COMPUTE_TYPES:
-        raise ConfigError(f"compute_type: {compute_type} is {REFUSED_COMPUTE_TYPES[compute_type]}")
+        raise ConfigError(f"{compute_field}: {compute_type} is {REFUSED_COMPUTE_TYPES[compute_type]}")
     return engine, compute_type or default_compute_type(device)
 
 

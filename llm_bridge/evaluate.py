@@ -47,6 +47,8 @@ from .ct2 import resolve_engine, with_engine
 from .errors import ConfigError
 from .generation import GenerationSettings
 from .hint_stats import leak_filter_summary
+from .pitfalls import PITFALLS_VERSION
+from .plots import plot_conditions
 from .models import cache_dir, load_causal_lm
 from .receivers import LocalReceiver, check_reachable, make_receiver, openai_base_url
 from .respond import respond
@@ -67,6 +69,8 @@ IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None, "grading": "origin
 #: is graded outside the graded program since issue 12 (llm_bridge.tasks.humaneval_grading),
 #: so a HumanEval folder graded the old way is not resumed with the new grader.
 GRADING = {"humaneval": "outside-the-child"}
+#: The pitfall states' definitions and the leak filter, in the identity of pitfall-state runs.
+ITEMS_VERSION = f"pitfalls-{PITFALLS_VERSION}"
 
 
 @dataclass
@@ -107,7 +111,10 @@ class EvalConfig:
     def receiver_engine_setting(self) -> tuple[str, str | None]:
         """The resolved ``(engine, compute_type)`` of a local Receiver: ``receiver_compute_type``
         where set (a larger Receiver in int8 beside a float32 Advisor), else the models'."""
-        return resolve_engine(self.engine, self.receiver_compute_type or self.compute_type, self.device)
+        if self.receiver_compute_type is None:
+            return self.engine_setting()
+        return resolve_engine(self.engine, self.receiver_compute_type, self.device,
+                              compute_field="receiver_compute_type")
 
     def validate(self):
         for name in ("n", "n_calibration", "horizon", "max_new_tokens", "hint_tokens", "batch_size", "chunk",
@@ -117,6 +124,9 @@ class EvalConfig:
         check_int("n_train", self.n_train, allow_none=True)
         check_int("threads", self.threads, allow_none=True)
         self.engine_setting()
+        if self.states == "pitfall" and self.hint_format == "advisor":
+            raise ConfigError("hint_format: 'advisor' alone with pitfall states would give every signal "
+                              "the same hint (the item prompt does not depend on it); use instruction+advisor")
         if self.receiver_compute_type is not None:
             if self.receiver.startswith("openai:"):
                 raise ConfigError("receiver_compute_type: an API Receiver has no compute type")
@@ -147,6 +157,8 @@ class EvalConfig:
         if self.receiver_compute_type is not None:
             keep["receiver_compute_type"] = self.receiver_engine_setting()[1]
         keep["grading"] = GRADING.get(self.task, IDENTITY_DEFAULTS["grading"])
+        if self.states == "pitfall":  # the definitions of the states, items and leak filter
+            keep["items"] = ITEMS_VERSION
         return keep
 
 
@@ -430,8 +442,9 @@ def _answer_chunk(setup: _Setup, part, done: dict, advisor, receiver, answer_set
             if (pl[1].uid, cond) not in done:
                 jobs.append((pl, cond, a))
     hint_jobs = [j for j in jobs if j[2] is not None]
-    # the item: of the state drawn from the prior (prior) or of the problem's own (posterior)
-    items = [setup.states.item(j[0][1], j[0][3] if j[1] == "prior" else j[0][2]) for j in hint_jobs]
+    # the item: the state drawn from the prior, alone (prior), or the problem's own (posterior)
+    items = [setup.states.item(j[0][1], j[0][3], located=False) if j[1] == "prior" else
+             setup.states.item(j[0][1], j[0][2]) for j in hint_jobs]
     hints = advisor.render([j[0][1].question for j in hint_jobs], [setup.actions[j[2]] for j in hint_jobs],
                            items)
     hint_of = {id(j): h for j, h in zip(hint_jobs, hints)}
@@ -569,32 +582,3 @@ def _previous_game(path, task_name: str, state_names, actions) -> dict:
     return {"path": str(p), "prior": prior, "calibration": old.get("calibration"), "game": g,
             "online": old.get("online", {}), "optimal_scheme": optimal,
             "learned_scheme": None if learned is None else np.asarray(learned, dtype=float)}
-
-
-def plot_conditions(summary, path):
-    """Bar chart of the three conditions' accuracies with their 95% intervals; each bar's value
-    is written just above the top of its interval. ``summary``: an :class:`EvaluationResult`
-    or its dict. Returns the figure."""
-    from matplotlib.figure import Figure  # no pyplot: no global figure state
-
-    if isinstance(summary, EvaluationResult):
-        summary = summary.to_dict()
-    conds = list(CONDITIONS)
-    acc = [summary["conditions"][c]["accuracy"] for c in conds]
-    lo = [summary["conditions"][c]["accuracy"] - summary["conditions"][c]["ci95"][0] for c in conds]
-    hi = [summary["conditions"][c]["ci95"][1] - summary["conditions"][c]["accuracy"] for c in conds]
-    top = [summary["conditions"][c]["ci95"][1] for c in conds]
-    fig = Figure(figsize=(5, 3.6))
-    ax = fig.subplots()
-    ax.bar(conds, acc, yerr=[lo, hi], capsize=6, color=["#999999", "#6a9fd8", "#d8763a"])
-    ax.set_ylim(0, 1.12)  # room for a label above an interval that reaches 1
-    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_ylabel("accuracy (95% Wilson interval)")
-    ax.set_title(f"{summary['task']}: receiver {summary['receiver']}, n={summary['n']}\n"
-                 f"lift vs none {summary['lift_vs_none']:+.3f} (p={summary['p_value']:.3g})", fontsize=9)
-    for k, a in enumerate(acc):  # above the top of the error bar, clear of its cap
-        ax.annotate(f"{a:.2f}", (k, top[k]), xytext=(0, 3), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=8, gid="value_label")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return fig

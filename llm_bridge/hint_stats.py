@@ -37,15 +37,18 @@ def _norm(text: str) -> str:
 
 
 def quotes_item(advisor_text: str | None, item: str | None) -> bool:
-    """Whether the Advisor's text quotes a place the item names (spaces ignored).
+    """Whether the Advisor's text quotes a place the item names (spaces ignored, whole numbers).
 
     >>> quotes_item("Do 6*3 first.", "Pitfall: ... Where: 6 * 3.")
     True
     >>> quotes_item("Mind the signs.", "Pitfall: ... Where: 2 - -1.")
     False
+    >>> quotes_item("Compute 13 * 45 carefully.", "Pitfall: ... Where: 3 * 4.")  # not inside numbers
+    False
     """
     text = _norm(advisor_text or "")
-    return bool(text) and any(_norm(w) in text for w in _where(item))
+    return bool(text) and any(re.search(r"(?<!\d)(?<!\d\.)" + re.escape(_norm(w)) + r"(?!\.?\d)", text)
+                              for w in _where(item))
 
 
 def hint_distribution(records: Iterable[dict], *, by: str = "signal", top: int = 5) -> dict:

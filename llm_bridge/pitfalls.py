@@ -16,14 +16,16 @@ decision list that it has:
 ``nesting``    parentheses inside parentheses
 ``sign``       a negative operand inside the expression: ``a - -b``, ``a + -b``, ``a * -b``,
                or a minus in front of parentheses, ``-( ... )``
-``plain``      none of the above: a chain of sums and differences read left to right
+``plain``      none of the above (sums and differences, or small products in their own
+               parentheses): no particular trap
 ============== =====================================================================
 
 :func:`pitfall_item` renders the item the Advisor is shown: the pitfall's description and,
 when the problem has that pitfall, *where* (the sub-expressions, quoted from the problem). In
 the evaluation's *prior* condition the item is a state drawn from the prior, so it may name a
-pitfall this problem does not have; then only the description is given (``where`` is empty),
-which is what makes the prior condition uninformative about the problem.
+pitfall this problem does not have; it is given as the description alone, never with a place
+(a place would say that this problem has that pitfall), which keeps the prior condition
+uninformative about the problem.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["PITFALLS", "Pitfall", "expression_of", "find_pitfalls", "pitfall_of", "pitfall_item"]
+__all__ = ["PITFALLS", "PITFALLS_VERSION", "Pitfall", "expression_of", "find_pitfalls", "pitfall_of", "pitfall_item"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Pitfall:
     description: str
 
 
+#: The version of the states, their descriptions and places, in run identities: a folder made
+#: with other definitions is not resumed with these.
+PITFALLS_VERSION = 2
 #: The decision list, in order (the module docstring says what each means).
 PITFALLS: tuple[Pitfall, ...] = (
     Pitfall("magnitude", "A multiplication or division involves a number of three or more "
@@ -56,8 +61,8 @@ PITFALLS: tuple[Pitfall, ...] = (
     Pitfall("sign", "A negative number is subtracted, added or multiplied, or a minus stands in "
                     "front of parentheses: minus a negative is plus, and a product with an odd "
                     "number of negative factors is negative."),
-    Pitfall("plain", "Only additions and subtractions: apply them strictly from left to right, "
-                     "keeping track of each sign."),
+    Pitfall("plain", "No sign, precedence, nesting or long-multiplication trap: compute it in the "
+                     "usual order of operations, checking each step."),
 )
 _NAMES = tuple(p.name for p in PITFALLS)
 _EXPR = re.compile(r"[-+*/()\d\s.]+")
@@ -79,15 +84,27 @@ def expression_of(problem) -> str:
     return expr.strip()
 
 
+_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd)
+_MAX_CHARS = 2000
+
+
 def _parse(expr: str, uid: str) -> ast.AST:
+    """The parse tree of ``expr``: numbers, parentheses and + - * / only (never evaluated)."""
+    if len(expr) > _MAX_CHARS:
+        raise ConfigError(f"states: problem {uid!r}: the expression has {len(expr)} characters, "
+                          f"more than the {_MAX_CHARS} the pitfall states read")
     try:
         tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         raise ConfigError(f"states: problem {uid!r}: cannot parse the expression {expr!r}") from None
-    for node in ast.walk(tree):  # numbers and the four operations only: never evaluated anyway
-        if not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator,
-                                 ast.unaryop)):
-            raise ConfigError(f"states: problem {uid!r}: {expr!r} is not plain arithmetic")
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"states: problem {uid!r}: the expression is nested too deeply to read") from None
+    for node in ast.walk(tree):
+        ok = isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp)) or isinstance(node, _OPS) or (
+            isinstance(node, ast.Constant) and type(node.value) in (int, float))
+        if not ok or (isinstance(node, (ast.BinOp, ast.UnaryOp)) and not isinstance(node.op, _OPS)):
+            raise ConfigError(f"states: problem {uid!r}: {expr[:80]!r} is not plain arithmetic "
+                              f"(numbers, parentheses and + - * / only)")
     return tree.body
 
 
@@ -96,6 +113,18 @@ def _parenthesised(expr: str, node) -> bool:
     before = expr[:node.col_offset].rstrip()
     after = expr[node.end_col_offset:].lstrip()
     return before.endswith("(") and after.startswith(")")
+
+
+def _start(expr: str, node) -> int:
+    """Where ``node``'s source starts, with every pair of parentheses that wraps it exactly."""
+    start, end = node.col_offset, node.end_col_offset
+    while True:
+        before = expr[:start].rstrip()
+        after = expr[end:].lstrip()
+        if not (before.endswith("(") and after.startswith(")")):
+            return start
+        start = len(before) - 1
+        end = len(expr) - len(after) + 1
 
 
 def _digits(node) -> int:
@@ -134,14 +163,14 @@ def find_pitfalls(expr: str, uid: str = "?") -> dict[str, list[str]]:
         return " ".join(ast.get_source_segment(expr, node).split())
 
     def pair(node) -> str:
-        """``node``'s operator with the operand just before it: ``5371 - -6049`` of a chain."""
+        """``node``'s operator with the operand just before it, at the same precedence level
+        (``5371 - -6049`` of a chain of sums; ``2 * 3 - -4`` whole, not cut inside the product),
+        with any parentheses around that operand."""
+        level = (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (ast.Mult, ast.Div)
         left = node.left
-        while isinstance(left, ast.BinOp) and not _parenthesised(expr, left):
+        while isinstance(left, ast.BinOp) and isinstance(left.op, level) and not _parenthesised(expr, left):
             left = left.right
-        start = left.col_offset
-        if _parenthesised(expr, left):
-            start = expr.rindex("(", 0, left.col_offset)
-        return " ".join(expr[start:node.end_col_offset].split())
+        return " ".join(expr[_start(expr, left):node.end_col_offset].split())
 
     def add(kind: str, text: str) -> None:
         if text not in found[kind]:
@@ -180,14 +209,17 @@ def pitfall_of(problem, states: tuple[str, ...] | list[str] | None = None) -> st
     return next((name for name in _NAMES if found[name] and (states is None or name in states)), None)
 
 
-def pitfall_item(problem, state: str) -> str:
+def pitfall_item(problem, state: str, *, located: bool = True) -> str:
     """The item the Advisor is shown for ``problem`` and the pitfall ``state``: the description,
-    then where this problem has it (nothing when it has not: the item then says nothing about
-    this problem).
+    then, when ``located`` and the problem has that pitfall, where it has it. The evaluation's
+    *prior* condition passes ``located=False``: its item is a state drawn from the prior, and a
+    place would tell the Advisor that this problem has that pitfall.
 
     >>> from llm_bridge.tasks.base import Problem
     >>> p = Problem("t/0/0", "t", "Calculate 9 - -4 * 2.", "17", {"expression": "9 - -4 * 2"})
     >>> pitfall_item(p, "sign").endswith("Where: -4 * 2.")
+    True
+    >>> pitfall_item(p, "sign", located=False).endswith("is negative.")
     True
     >>> pitfall_item(p, "nesting").endswith("outwards.")
     True
@@ -195,7 +227,7 @@ def pitfall_item(problem, state: str) -> str:
     if state not in _NAMES:
         raise ConfigError(f"states: unknown pitfall {state!r}; expected one of {list(_NAMES)}")
     description = PITFALLS[_NAMES.index(state)].description
-    where = find_pitfalls(expression_of(problem), problem.uid)[state]
+    where = find_pitfalls(expression_of(problem), problem.uid)[state] if located else []
     if not where:
         return f"Pitfall: {description}"
     return f"Pitfall: {description} Where: {'; '.join(where[:3])}."

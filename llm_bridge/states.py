@@ -61,9 +61,10 @@ class StateAbstraction:
     def describe(self) -> dict:
         return {"spec": self.spec, "names": list(self.names)}
 
-    def item(self, problem, state: int) -> str | None:
+    def item(self, problem, state: int, *, located: bool = True) -> str | None:
         """The information item the Advisor is shown for ``problem`` when the state is
-        ``state`` (its own, or one drawn from the prior); None: the Advisor sees only the
+        ``state``: its own (``located``: with what the item says of this problem), or one drawn
+        from the prior (``located=False``: the state alone); None: the Advisor sees only the
         problem and the recommended action (metadata and cluster states)."""
         return None
 
@@ -199,8 +200,8 @@ class PitfallStates(StateAbstraction):
             out.append(self.names.index(name))
         return out
 
-    def item(self, problem, state: int) -> str:
-        return pitfall_item(problem, self.names[state])
+    def item(self, problem, state: int, *, located: bool = True) -> str:
+        return pitfall_item(problem, self.names[state], located=located)
 
     def describe(self):
         return {"spec": self.spec, "names": list(self.names),

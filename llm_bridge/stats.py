@@ -119,6 +119,8 @@ def mcnemar_power(n: int, discordance: float, lift: float, alpha: float = 0.05) 
     True
     """
     _check_design(discordance, lift, alpha)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n: expected a positive integer number of problems, got {n!r}")
     from scipy.stats import binom
 
     q = (discordance + lift) / (2 * discordance)
@@ -135,13 +137,16 @@ def mcnemar_power(n: int, discordance: float, lift: float, alpha: float = 0.05) 
 
 def mcnemar_sample_size(discordance: float, lift: float, *, alpha: float = 0.05, power: float = 0.8,
                         n_max: int = 20_000) -> int:
-    """The smallest n whose :func:`mcnemar_power` reaches ``power`` (bisection on n, then a
-    step back while the smaller n also reaches it: the exact power is not monotone in n).
+    """The smallest n whose :func:`mcnemar_power` reaches ``power``. The exact power is not
+    monotone in n (the test's discreteness), so a bisection finds an n that reaches it and
+    every smaller n is then checked in order.
 
     >>> mcnemar_sample_size(0.2, 0.1)   # 20% discordant pairs, a 10-point lift
     168
     """
     _check_design(discordance, lift, alpha)
+    if not 0 < power < 1:
+        raise ValueError(f"power: expected a probability in (0, 1), got {power!r}")
     if lift == 0:
         raise ValueError("lift: a zero lift cannot be detected")
     if mcnemar_power(n_max, discordance, lift, alpha) < power:
@@ -153,9 +158,7 @@ def mcnemar_sample_size(discordance: float, lift: float, *, alpha: float = 0.05,
             hi = mid
         else:
             lo = mid + 1
-    while lo > 1 and mcnemar_power(lo - 1, discordance, lift, alpha) >= power:
-        lo -= 1
-    return lo
+    return next(n for n in range(1, lo + 1) if mcnemar_power(n, discordance, lift, alpha) >= power)
 
 
 def accuracy_summary(correct: Sequence[bool]) -> dict:

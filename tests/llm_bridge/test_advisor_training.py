@@ -506,5 +506,11 @@ def test_receivers_can_run_on_their_own_compute_type():
     assert cfg.eval_config().receiver_compute_type == "int8"
     assert run_identity(cfg, "fp", "r")["config"]["receiver_compute_type"] == "int8"
     assert "receiver_compute_type" not in run_identity(_tiny_config(), "fp", "r")["config"]
-    with pytest.raises(ConfigError, match="compute"):
+    with pytest.raises(ConfigError, match="^receiver_compute_type: int16 is measured"):
         _tiny_config(engine="ct2", receiver_compute_type="int16")
+    with pytest.raises(ConfigError, match="^receiver_compute_type: applies to the ct2 engine only"):
+        _tiny_config(engine="torch", receiver_compute_type="int8")
+    with pytest.raises(ConfigError, match=r"^receiver_compute_type: an API Receiver \(openai:m@"):
+        _tiny_config(engine="ct2", receiver_compute_type="int8", transfer_receiver="openai:m@http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigError, match="^receiver_compute_type: expected a CTranslate2 compute type"):
+        _tiny_config(engine="ct2", receiver_compute_type="")

@@ -4,6 +4,7 @@ abstraction, the Advisor's item prompts and leak counts, and the evaluation prot
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from types import SimpleNamespace
@@ -114,6 +115,30 @@ def test_items_quote_the_problem_and_hold_no_computed_number():
         assert "Where: " in pitfall_item(p, own)
 
 
+def test_places_are_balanced_quotes_that_do_not_cut_a_product():
+    from llm_bridge.tasks import load_task
+
+    for spec in ("basic_arithmetic", "basic_arithmetic:max_digits=2"):
+        for p in load_task(spec).problems(300, seed=9):
+            expr = " ".join(expression_of(p).split())
+            for state, places in find_pitfalls(expr, p.uid).items():
+                for w in places:
+                    assert w in expr, (expr, w)
+                    assert w.count("(") == w.count(")"), (expr, state, w)
+                    tree = ast.parse(w, mode="eval").body  # a whole sub-expression
+                    if isinstance(tree, ast.BinOp) and isinstance(tree.op, (ast.Add, ast.Sub)):
+                        # a sum's place never starts inside a product or quotient on its left
+                        assert not expr[:expr.index(w)].rstrip().endswith(("*", "/")), (expr, w)
+    assert find_pitfalls("( ( 83 + -42 ) ) + -1")["sign"][0] == "( ( 83 + -42 ) ) + -1"
+    assert find_pitfalls("2 * 3 - -4")["sign"] == ["2 * 3 - -4"]
+
+
+def test_plain_claims_no_operation_the_problem_may_have():
+    plain = next(p for p in PITFALLS if p.name == "plain").description
+    assert pitfall_of(_p("( 5 * 3 ) + 2")) == "plain"  # a product in its own parentheses
+    assert "only" not in plain.lower() and "left to right" not in plain
+
+
 def test_expression_from_the_question_and_refusals():
     q = SimpleNamespace(uid="m/1", question="What is 12 + 3 * 4? Give a number.", metadata={})
     assert expression_of(q) == "12 + 3 * 4"
@@ -127,6 +152,20 @@ def test_expression_from_the_question_and_refusals():
         pitfall_of(SimpleNamespace(uid="x/4", question="q", metadata={"expression": "1 + * 2"}))
     with pytest.raises(ConfigError, match="unknown pitfall"):
         pitfall_item(_p("1 + 2"), "carry")
+    for expr in ("2 ** 3", "3 // 2", "'abc' * 3", "1 + 2j", "True + 1", "3 % 2", "~3 + 1"):
+        with pytest.raises(ConfigError, match="not plain arithmetic"):
+            pitfall_of(_p(expr))
+    with pytest.raises(ConfigError, match="more than the 2000"):
+        pitfall_of(_p("1" + " + 1" * 1000))
+
+
+def test_pitfall_runs_carry_the_items_version_and_refuse_the_advisor_only_format():
+    from llm_bridge.evaluate import ITEMS_VERSION, EvalConfig
+
+    assert EvalConfig(states="pitfall").fingerprint()["items"] == ITEMS_VERSION
+    assert "items" not in EvalConfig(states="auto").fingerprint()  # older folders keep theirs
+    with pytest.raises(ConfigError, match="^hint_format: 'advisor' alone with pitfall states"):
+        EvalConfig(states="pitfall", hint_format="advisor").validate()
 
 
 def test_pitfall_state_abstraction():
@@ -182,7 +221,7 @@ def test_advisor_prompts_with_items_and_counts_dropped_sentences(llama_tiny):
 
 # ------------------------------------------------------------ the protocol with items
 class _ItemReceiver:
-    """Correct iff the hint quotes where this problem's own pitfall is."""
+    """Always right: what the test checks is which item each hint was written from."""
 
     name = "item-reader"
 
@@ -220,9 +259,14 @@ def test_evaluation_passes_the_prior_and_posterior_items(tmp_path, llama_tiny):
         if r["condition"] == "none":
             assert r["item"] is None and r["hint"] is None
             continue
-        assert r["item"] == pitfall_item(p, r["item_state"])
         if r["condition"] == "posterior":
             assert r["item_state"] == pitfall_of(p)
+            assert r["item"] == pitfall_item(p, r["item_state"])
+        else:  # the drawn state alone: no place, which would say the problem has that pitfall
+            assert r["item"] == pitfall_item(p, r["item_state"], located=False)
+            assert "Where" not in r["item"]
+    prior = [r for r in records if r["condition"] == "prior"]
+    assert any(r["item_state"] != pitfall_of(by_uid[r["uid"]]) for r in prior)  # drawn, not copied
     calib = [json.loads(x) for x in open(tmp_path / "run" / "calibration.jsonl")]
     assert all("hint_dropped" in r for r in calib)
     lf = s["leak_filter"]

@@ -45,6 +45,11 @@ def test_sample_size_is_the_smallest_n_reaching_the_power():
     assert mcnemar_power(n, 0.2, 0.1) >= 0.8 > mcnemar_power(n - 1, 0.2, 0.1)
     assert mcnemar_sample_size(0.3, 0.05) > mcnemar_sample_size(0.1, 0.05)  # more discordance, more n
     assert mcnemar_power(100, 0.2, 0.0) <= 0.05
+    # where the power is not monotone in n (every pair discordant), still the smallest n
+    for d, lift, power in ((1.0, 0.3, 0.9), (1.0, 0.4, 0.8), (1.0, 0.1, 0.8)):
+        n = mcnemar_sample_size(d, lift, power=power)
+        assert mcnemar_power(n, d, lift) >= power
+        assert all(mcnemar_power(m, d, lift) < power for m in range(1, n))
 
 
 @pytest.mark.parametrize("args,field", [((0.0, 0.0), "discordance"), ((0.2, 0.3), "lift"),
@@ -52,3 +57,9 @@ def test_sample_size_is_the_smallest_n_reaching_the_power():
 def test_bad_designs_name_the_field(args, field):
     with pytest.raises(ValueError, match=field):
         mcnemar_sample_size(*args)
+    for power in (0.0, 1.0):
+        with pytest.raises(ValueError, match="power"):
+            mcnemar_sample_size(0.2, 0.1, power=power)
+    for n in (0, -5, True, 10.5):
+        with pytest.raises(ValueError, match="^n: "):
+            mcnemar_power(n, 0.2, 0.1)

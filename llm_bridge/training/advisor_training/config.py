@@ -139,6 +139,9 @@ class AdvisorTrainingConfig:
         self.engine_setting()
         if self.receiver_compute_type is not None:
             self.receiver_engine_setting()
+            apis = [n for n in (self.receiver, self.transfer_receiver) if str(n).startswith("openai:")]
+            if apis:  # refused now, not after the first evaluation has run
+                raise ConfigError(f"receiver_compute_type: an API Receiver ({apis[0]}) has no compute type")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed: expected an integer, got {self.seed!r}")
         if self.method not in METHODS:
@@ -177,7 +180,10 @@ class AdvisorTrainingConfig:
     def receiver_engine_setting(self) -> tuple[str, str | None]:
         """The resolved ``(engine, compute_type)`` of local Receivers (the training and the
         transfer one): ``receiver_compute_type`` where set, else the Advisor's."""
-        return resolve_engine(self.engine, self.receiver_compute_type or self.compute_type, self.device)
+        if self.receiver_compute_type is None:
+            return self.engine_setting()
+        return resolve_engine(self.engine, self.receiver_compute_type, self.device,
+                              compute_field="receiver_compute_type")
 
     def to_dict(self) -> dict:
         d = asdict(self)
