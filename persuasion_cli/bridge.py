@@ -22,6 +22,7 @@ from llm_bridge.evaluate import EvalConfig, run_evaluation
 from llm_bridge.explain import persuasion_verdict
 from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.server import DEFAULT_MAX_TOKENS, check_host, serve
+from llm_bridge.training.advisor_training import load_trained_advisor
 
 from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
                        add_sandbox_option)
@@ -47,6 +48,9 @@ def add_bridge_commands(sub) -> None:
     e.add_argument("--seed", type=int, default=0,
                    help="seed of the splits, the state fit, the signals and the online learner")
     e.add_argument("--advisor", default="smollm2-135m", help="model name or folder (e.g. gpt2 folder)")
+    e.add_argument("--advisor-adapter", default=None, metavar="CHECKPOINT",
+                   help="a trained Advisor: the LoRA checkpoint folder of `persuasion train advisor` "
+                        "(RUN/checkpoints/epoch-NNN), attached to --advisor")
     e.add_argument("--receiver", default="smollm2-135m",
                    help="model name or folder, or openai:MODEL[@BASE_URL] (key from $OPENAI_API_KEY)")
     e.add_argument("--n-calibration", type=_positive("--n-calibration"), default=24,
@@ -118,7 +122,11 @@ def evaluate_command(args) -> int:
     check_receiver_specs([("--receiver", args.receiver)])
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     set_torch_threads(args.threads)
-    cfg = EvalConfig(task=args.task, n=args.n, seed=args.seed, advisor=args.advisor, receiver=args.receiver,
+    models, advisor = {}, args.advisor
+    if args.advisor_adapter is not None:
+        view = load_trained_advisor(args.advisor, args.advisor_adapter, device=args.device)
+        models, advisor = {view.name: view}, view.name
+    cfg = EvalConfig(task=args.task, n=args.n, seed=args.seed, advisor=advisor, receiver=args.receiver,
                      n_calibration=args.n_calibration, n_train=args.n_train, states=args.states,
                      effort_cost=args.effort_cost, scheme=args.scheme, horizon=args.horizon,
                      max_new_tokens=args.max_new_tokens, hint_tokens=args.hint_tokens,
@@ -128,7 +136,7 @@ def evaluate_command(args) -> int:
                      threads=args.threads, api_timeout=args.api_timeout,
                      api_concurrency=args.api_concurrency)
     with prints_to_stderr():  # stdout holds the result only
-        summary = run_evaluation(cfg, progress=not args.no_progress,
+        summary = run_evaluation(cfg, progress=not args.no_progress, models=models,
                                  start_over=args.start_over).to_dict()
     if args.json:
         slim = {k: v for k, v in summary.items() if k not in ("calibration",)}

@@ -64,6 +64,37 @@ def test_bridge_evaluate_json_is_the_whole_stdout(tmp_path, one_json_object):
     assert "test problems" in proc.stderr  # the progress bar went to stderr
 
 
+def test_bridge_evaluate_with_a_trained_advisor_checkpoint(tmp_path, one_json_object):
+    """``--advisor-adapter``: a LoRA checkpoint (nonzero weights) attached to the Advisor; the
+    summary names the trained view by its adapter hash; a folder that is no checkpoint: exit 2,
+    one line naming the option's field."""
+    import torch
+
+    from llm_bridge.models import load_causal_lm
+    from llm_bridge.training.lora import adapter_hash, attach_lora, save_checkpoint
+
+    lm = load_causal_lm("llama-tiny")
+    peft_model = attach_lora(lm)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)  # B = 0 at initialisation: make the adapter do something
+    save_checkpoint(tmp_path / "ckpt", peft_model)
+    digest = adapter_hash(peft_model)
+    args = ["bridge", "evaluate", "--task", "chain_sum", "--n", "3", "--n-calibration", "2",
+            "--n-train", "8", "--advisor", "llama-tiny", "--receiver", "gpt2-tiny",
+            "--max-new-tokens", "4", "--hint-tokens", "4", "--horizon", "100", "--threads", "1",
+            "--states", "metadata:source_dataset", "--json"]
+    proc, _ = _persuasion([*args, "--advisor-adapter", str(tmp_path / "ckpt"), "--out", str(tmp_path / "o")])
+    s = one_json_object(proc)
+    assert s["advisor"] == f"llama-tiny+lora-{digest[:8]}"
+    bad, _ = _persuasion([*args, "--advisor-adapter", str(tmp_path), "--out", str(tmp_path / "o2")])
+    assert bad.returncode == 2 and bad.stdout == ""
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "advisor_adapter" in lines[0] and "not a training checkpoint" in lines[0]
+
+
 def test_train_advisor_json_is_the_whole_stdout(tmp_path, one_json_object):
     proc, _ = _persuasion([
         "train", "advisor", "--task", "chain_sum", "--n-train", "2", "--k", "2", "--n", "2",

@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 from llm_bridge.errors import ConfigError  # noqa: E402
+from llm_bridge.evaluate import run_evaluation  # noqa: E402
 from llm_bridge.tasks import Grade, Problem, Task  # noqa: E402
 from llm_bridge.training import advisor_training as at  # noqa: E402
 from llm_bridge.training.advisor_training import (  # noqa: E402
@@ -245,6 +246,22 @@ def test_end_to_end_tiny_run(tmp_path):
     assert after_summary["game"]["reused_from"].endswith("before/summary.json")
     assert not (tmp_path / "after" / "calibration.jsonl").exists()
     assert after_summary["advisor"].startswith("llama-tiny+lora-")
+    # the last checkpoint, loaded again on a fresh base Advisor, is the after run's Advisor: the
+    # same name and the same hints on the same problems (what `bridge evaluate --advisor-adapter`
+    # evaluates on other Receivers)
+    view = at.load_trained_advisor("llama-tiny", tmp_path / "checkpoints" / "epoch-003")
+    assert view.name == after_summary["advisor"]
+    again_cfg = cfg.eval_config(out=str(tmp_path / "again"), advisor=view.name,
+                                game_from=str(tmp_path / "before" / "summary.json"))
+    run_evaluation(again_cfg, progress=False, models={view.name: view}, task=task,
+                   receiver=HashReceiver())
+    again = {(r["uid"], r["condition"]): r for r in at.read_jsonl(tmp_path / "again" / "records.jsonl")}
+    assert again.keys() == after.keys()
+    assert all(again[k]["hint"] == after[k]["hint"] for k in after)
+    with pytest.raises(ConfigError, match="^advisor_adapter: .*not a training checkpoint"):
+        at.load_trained_advisor("llama-tiny", tmp_path / "before")
+    with pytest.raises(ConfigError, match="^advisor_adapter: .*does not fit the Advisor 'gpt2-tiny'"):
+        at.load_trained_advisor("gpt2-tiny", tmp_path / "checkpoints" / "epoch-003")
     # training and evaluation problems are disjoint
     uids = {json.loads(line)["uid"] for line in (tmp_path / "samples.jsonl").read_text().splitlines()}
     assert not uids & {k[0] for k in before}

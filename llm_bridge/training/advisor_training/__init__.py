@@ -68,7 +68,7 @@ from persuasion.runs import read_jsonl  # noqa: F401  (advisor_training.read_jso
 
 from .config import METHODS, RFT_SELECT, SIGNALS, AdvisorTrainingConfig
 from .data import dpo_loss, dpo_pairs, rft_examples, rft_loss
-from .models import adapter_hash, resolve_transfer_receiver, trained_view
+from .models import adapter_hash, load_trained_advisor, resolve_transfer_receiver, trained_view
 from .plots import plot_before_after
 from .result import AdvisorTrainingResult, TransferResult
 from .run import HINT_SEEDS, open_advisor_folder, run_identity, train_advisor
@@ -76,7 +76,7 @@ from .run import HINT_SEEDS, open_advisor_folder, run_identity, train_advisor
 __all__ = [
     "AdvisorTrainingConfig", "AdvisorTrainingResult", "TransferResult", "METHODS", "SIGNALS",
     "RFT_SELECT", "train_advisor", "rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "adapter_hash",
-    "trained_view", "plot_before_after", "resolve_transfer_receiver", "run_identity", "HINT_SEEDS",
+    "trained_view", "load_trained_advisor", "plot_before_after", "resolve_transfer_receiver", "run_identity", "HINT_SEEDS",
     "open_advisor_folder",
 ]
 

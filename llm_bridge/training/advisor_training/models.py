@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from ...ct2 import with_engine
 from ...errors import ConfigError
-from ...models import LoadedModel
+from ...models import LoadedModel, load_causal_lm
 from ...receivers import LocalReceiver, make_receiver
-from ..lora import adapter_hash
+from ..lora import adapter_hash, load_adapter
 
-__all__ = ["adapter_hash", "trained_view", "resolve_transfer_receiver", "receiver_object"]
+__all__ = ["adapter_hash", "trained_view", "load_trained_advisor", "resolve_transfer_receiver",
+           "receiver_object"]
 
 
 def trained_view(lm, peft_model, *, adapter_name: str = "default"):
@@ -22,6 +24,30 @@ def trained_view(lm, peft_model, *, adapter_name: str = "default"):
     digest = adapter_hash(peft_model, adapter_name)
     return LoadedModel(name=f"{lm.name}+lora-{digest[:8]}", model=lm.model, tokenizer=lm.tokenizer,
                        fingerprint=f"{lm.fingerprint}|lora:{digest}", device=lm.device)
+
+
+def load_trained_advisor(base: str, checkpoint, *, device: str = "cpu") -> LoadedModel:
+    """The Advisor ``base`` with a trained LoRA checkpoint attached, for a later evaluation.
+
+    ``checkpoint`` is a folder written by Advisor training (``RUN/checkpoints/epoch-NNN``). The
+    result is the :func:`trained_view` the training run's own after-evaluation used: the same
+    name (``<base>+lora-<hash8>``) and fingerprint, so its hints and cache entries are the same.
+    A folder that is not a checkpoint, or one trained on another architecture, is refused in one
+    line naming ``advisor_adapter``.
+    """
+    path = Path(checkpoint).expanduser()
+    missing = [f for f in ("adapter_config.json", "adapter_model.safetensors") if not (path / f).is_file()]
+    if missing:
+        raise ConfigError(f"advisor_adapter: {str(path)!r} is not a training checkpoint (no "
+                          f"{' or '.join(missing)}); name a folder like RUN/checkpoints/epoch-003")
+    lm = load_causal_lm(base, device=device)
+    try:
+        peft_model = load_adapter(lm, path)
+    except (ConfigError, KeyError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"advisor_adapter: the checkpoint {str(path)!r} does not fit the Advisor "
+                          f"{base!r} ({first[:200]})") from None
+    return trained_view(lm, peft_model)
 
 
 def resolve_transfer_receiver(spec: str | None) -> str | None:
