@@ -1,4 +1,5 @@
-"""Kamenica & Gentzkow's prosecutor: solve, certify and plot.
+"""Kamenica & Gentzkow's prosecutor: solve, certify and plot
+=========================================================
 
 A judge convicts iff P(guilty) >= 1/2; the prosecutor wants a conviction whatever the
 truth. With prior P(guilty) = 3/10 the optimal investigation convicts with probability
@@ -23,7 +24,8 @@ EXPECTED = Fraction(3, 5)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the gallery (sphinx-gallery) runs this file with __doc__ = ""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", default="examples-output", help="output folder "
                         "(default: ./examples-output)")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""The prosecutor facing an unknown judge (receiver types): solve, certify and plot.
+"""The prosecutor facing an unknown judge (receiver types): solve, certify and plot
+================================================================================
 
 The judge is lenient (convicts iff P(guilty) >= 1/5) or strict (iff P(guilty) >= 1/2),
 with probability 1/2 each, and the prosecutor commits to one investigation before
@@ -27,7 +28,8 @@ EXPECTED = Fraction(2, 3)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the gallery (sphinx-gallery) runs this file with __doc__ = ""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", default="examples-output", help="output folder "
                         "(default: ./examples-output)")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""A stock analyst's ratings (three states): solve, certify and plot.
+"""A stock analyst's ratings (three states): solve, certify and plot
+=================================================================
 
 The broker earns 0, 1 or 2 when the investor sells, holds or buys; the investor wants
 to sell if the stock falls, hold if it stays flat and buy if it rises. Telling nothing
@@ -24,7 +25,8 @@ EXPECTED = Fraction(7, 5)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the gallery (sphinx-gallery) runs this file with __doc__ = ""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--out", default="examples-output", help="output folder "
                         "(default: ./examples-output)")
     args = parser.parse_args(argv)

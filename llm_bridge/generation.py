@@ -464,6 +464,8 @@ def token_logprobs(lm, prompt_ids: Sequence[list[int]], completion_ids: Sequence
     (sums, counts) : two torch.Tensor of shape (N,)
         ``sums`` carries the autograd graph when ``grad=True``.
 
+    Notes
+    -----
     Without gradients a model on an engine (``lm.engine``, CTranslate2) is scored by it
     (:meth:`llm_bridge.ct2.Ct2Engine.score`); gradients always come from the torch model.
     """

@@ -224,6 +224,8 @@ def verified_result(game, method: str, ver, joint: np.ndarray, profiles: list, *
     unique : bool or None
         The result's ``unique``.
 
+    Notes
+    -----
     Steps: the value is the certificate's (exact) when the solve is exact, else the
     float objective mapped back through the game's rescaling
     (:attr:`~persuasion.game.Game.scaling`); the result is assembled by

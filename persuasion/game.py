@@ -184,6 +184,8 @@ class Game(_GameBase):
     tol : float
         Numerical tolerance of the game (prior sum, best-response ties in float checks).
 
+    Notes
+    -----
     Numbers may be ints, floats, Fractions or strings such as ``"3/10"``.
 
     Examples

@@ -21,7 +21,7 @@ With probability at least ``1 - sum_k delta_k >= 1 - delta``, simultaneously for
     R_t <= min(t, W) * L_W + sum_k len_k(t) * ell_k,
 
 where ``W = warmup``, ``L_W = OPT - U(full revelation; mu)`` (exact, sender-preferred
-ties), ``len_k(t)`` is the number of rounds of epoch ``k`` among the first ``t``, and
+ties), ``len_k(t)`` is the number of rounds of epoch ``k`` among the first ``t``, and::
 
     ell_k = max(0, min( OPT - OPT_{eta_k} + eps_k V_osc,      # strict branch (Lemma 2)
                         OPT - R_k         + eps_k V_osc,      # robust branch (Lemma 2')

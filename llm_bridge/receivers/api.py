@@ -115,6 +115,8 @@ class OpenAIReceiver:
         A ready client with ``client.chat.completions.create(**kw)`` (tests inject fakes);
         then no key is required here, and retries and timeouts are that client's.
 
+    Notes
+    -----
     The options ``backoff_base``, ``backoff_max``, ``seed`` and ``sleep`` of the former
     hand-written retry loop are gone; passing one is a :class:`ConfigError` that says why.
 

