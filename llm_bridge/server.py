@@ -26,7 +26,6 @@ with ``Retry-After: 0``, or another status) to test client retries end to end.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
@@ -40,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from persuasion.checks import integer_problem
+from persuasion.net import is_loopback_host
 
 from .errors import ConfigError
 from .generation import GenerationSettings
@@ -53,21 +53,12 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_TOKENS = 256
 
 
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_host(host: Any, allow_remote: bool) -> None:
     """Refuse (ConfigError naming ``host``) an address that is not loopback unless ``allow_remote``;
     called by :func:`serve` and, before the slow model load, by ``persuasion bridge serve``."""
     if not isinstance(host, str) or not host:
         raise ConfigError(f"host: expected an interface address, got {host!r}")
-    if not _is_loopback_host(host) and not allow_remote:
+    if not is_loopback_host(host) and not allow_remote:
         raise ConfigError(f"host: {host!r} is not a loopback address; the server has no "
                           "authentication, pass allow_remote=True (--allow-remote) to bind it anyway")
 

@@ -24,6 +24,7 @@ from .console import guard_stdout
 from .cyclealign import add_cyclealign_command
 from .demo import add_demo_command
 from .exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, exit_for
+from .explore import add_explore_command
 from .models import add_models_command
 from .regret import add_regret_command
 from .solve import add_solve_command
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_advisor_command(t.add_subparsers(dest="train_command", required=True, parser_class=_Parser))
     add_cyclealign_command(sub)
     add_models_command(sub)
+    add_explore_command(sub)
     return p
 
 
