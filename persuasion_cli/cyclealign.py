@@ -9,8 +9,11 @@ The white box defaults to SmolLM2-135M-Instruct (``smollm2-135m``, offline), the
 to a second, separately loaded copy of it (``--black-box`` takes any receiver spec:
 a model name or folder, or ``openai:MODEL[@BASE_URL]`` with the key in ``$OPENAI_API_KEY``).
 The output folder keeps per-cycle metrics, checkpoints and a black-box answer cache, so a
-rerun with the same arguments resumes after an interruption. ``--json`` prints one object
-with ``cycles`` (``cycle``, ``agreement``, ``reward``, ...) and ``baselines``.
+rerun with the same arguments resumes after an interruption. After each cycle (and at cycle
+0, also zero-shot) the black box ranks the held-out candidates too, scored against the
+grader (``--no-judge-eval``: not). ``--json`` prints one object with ``cycles`` (``cycle``,
+``agreement``, ``reward``, ``reward_ci95``, ``ranking_accuracy``,
+``black_box_ranking_accuracy``, ...) and ``baselines``; the text summary is a table of them.
 
 torch and transformers load when the command runs, not when the parser is built.
 """
@@ -90,6 +93,11 @@ def add_cyclealign_command(subparsers) -> None:
     p.add_argument("--reward", choices=("auto", "grade", "embedding"), default="auto",
                    help="task reward: the grader (math, code) or embedding similarity to the reference")
     p.add_argument("--no-baseline", action="store_true", help="skip the SFT-on-top-choice baseline")
+    p.add_argument("--no-judge-eval", action="store_true",
+                   help="do not measure the black box as a judge (its ranking accuracy on the held-out "
+                        "candidates after each cycle and zero-shot at cycle 0: one black-box call per "
+                        "held-out problem with correct and incorrect candidates, per measurement); "
+                        "needed to resume a folder written before this measurement existed")
     p.add_argument("--batch-size", type=_int_at_least("--batch-size", 1), default=32,
                    help="rows per generation batch")
     p.add_argument("--threads", type=_int_at_least("--threads", 1), default=None,
@@ -121,6 +129,7 @@ def cyclealign_command(args) -> int:
         label=args.label, sft_weight=args.sft_weight, lr=args.lr, epochs=args.epochs,
         grad_accum=args.grad_accum, lora_r=args.lora_r, lora_alpha=2.0 * args.lora_r,
         n_demos=args.n_demos, reward=args.reward, baseline_sft=not args.no_baseline,
+        judge_eval=not args.no_judge_eval,
         batch_size=args.batch_size, progress=not args.no_progress, engine=args.engine,
         compute_type=args.compute_type)
     out = args.out or default_out_dir(args.task, args.seed)
@@ -145,23 +154,49 @@ def _fmt(x, spec=".3f") -> str:
     return "—" if x is None else format(x, spec)
 
 
+def _ci(ci) -> str:
+    return "—" if not ci else f"{ci[0]:.2f}-{ci[1]:.2f}"
+
+
+def _count(row: dict, key: str) -> str:
+    """A count of the black box's held-out judging ("" when not measured)."""
+    return "" if row.get(key) is None else str(row[key])
+
+
 def _print_summary(result: dict) -> None:
     print(f"CycleAlign on {result['task']}: white box {result['white_box']}, black box "
           f"{result['black_box']}, device {result['device']}")
     base = result["baselines"].get("no_training") or {}
     print(f"{'cycle':>5}  {'agreement':>9}  {'exact':>5}  {'unparsed':>8}  {'reward':>6}  "
-          f"{'rank acc':>8}  {'steps':>5}  {'seconds':>7}")
+          f"{'95% CI':>9}  {'wb rank':>7}  {'bb rank':>7}  {'pairs':>5}  {'bb unp':>6}  "
+          f"{'steps':>5}  {'seconds':>7}")
+
+    def evals(row):
+        return (f"{_fmt(row.get('reward')):>6}  {_ci(row.get('reward_ci95')):>9}  "
+                f"{_fmt(row.get('ranking_accuracy')):>7}  {_fmt(row.get('black_box_ranking_accuracy')):>7}  "
+                f"{_count(row, 'black_box_ranking_pairs'):>5}  "
+                f"{_count(row, 'black_box_ranking_parse_failures'):>6}")
+
     if base:
-        print(f"{0:>5}  {'':>9}  {'':>5}  {'':>8}  {_fmt(base.get('reward')):>6}  "
-              f"{_fmt(base.get('ranking_accuracy')):>8}  {'':>5}  {'':>7}")
+        print(f"{0:>5}  {'':>9}  {'':>5}  {'':>8}  {evals(base)}  {'':>5}  {'':>7}")
     for c in result["cycles"]:
         print(f"{c['cycle']:>5}  {_fmt(c['agreement']):>9}  {_fmt(c['exact_match'], '.2f'):>5}  "
-              f"{c['parse_failures']:>8}  {_fmt(c['reward']):>6}  {_fmt(c['ranking_accuracy']):>8}  "
-              f"{c['steps']:>5}  {c['seconds']['total']:>7.1f}")
+              f"{c['parse_failures']:>8}  {evals(c)}  {c['steps']:>5}  {c['seconds']['total']:>7.1f}")
+    if base.get("black_box_ranking_problems") is not None:
+        print(f"black box on {base['black_box_ranking_problems']} held-out problems at cycle 0: ranking "
+              f"accuracy {_fmt(base.get('black_box_ranking_accuracy'))} "
+              f"[{_ci(base.get('black_box_ranking_accuracy_ci95'))}] with the seed demonstrations, "
+              f"{_fmt(base.get('black_box_ranking_accuracy_zero_shot'))} "
+              f"[{_ci(base.get('black_box_ranking_accuracy_ci95_zero_shot'))}] zero-shot "
+              f"({_count(base, 'black_box_ranking_parse_failures_zero_shot')} unparsed)")
     sft = result["baselines"].get("sft_top_choice")
     if sft:
         print(f"baseline SFT on the black box's top choice ({sft['steps']} steps): reward "
-              f"{_fmt(sft['reward'])}, ranking accuracy {_fmt(sft['ranking_accuracy'])}")
+              f"{_fmt(sft['reward'])} [{_ci(sft.get('reward_ci95'))}], ranking accuracy "
+              f"{_fmt(sft['ranking_accuracy'])}")
     if result.get("steps_per_second"):
         print(f"training: {result['steps_per_second']:.3f} optimiser steps/s on {result['device']}")
+    print("wb/bb rank: share of (correct, incorrect) held-out candidate pairs the white box (log-"
+          "likelihood) / black box (its ranking) orders right; pairs, bb unp: the black box's pairs "
+          "and unparsed answers; 95% CI: Wilson")
     print(f"plot {result['plot']}; adapter {result['adapter']}; metrics in {result['out_dir']}")

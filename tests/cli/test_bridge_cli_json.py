@@ -117,6 +117,24 @@ def test_cyclealign_json_is_the_whole_stdout(tmp_path, one_json_object):
     assert [c["cycle"] for c in r["cycles"]] == [1]
     assert r["white_box"] == "gpt2-tiny" and r["black_box"] == "llama-tiny"
     assert "cyclealign" in proc.stderr
+    # the black box as a judge of the held-out candidates, reported beside the white box
+    assert {"black_box_ranking_accuracy", "black_box_ranking_pairs", "black_box_ranking_parse_failures",
+            "reward_ci95"} <= set(r["cycles"][0])
+    assert "black_box_ranking_accuracy_zero_shot" in r["baselines"]["no_training"]
+    # the finished run's summary table (resumed: nothing to do)
+    args = ["cyclealign", "--task", "chain_sum", "--cycles", "1", "--n", "4", "--k", "2",
+            "--max-new-tokens", "4", "--white-box", "gpt2-tiny", "--black-box", "llama-tiny",
+            "--no-baseline", "--threads", "1", "--out", str(tmp_path / "o")]
+    text, _ = _persuasion(args)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[1].split()[:8] == ["cycle", "agreement", "exact", "unparsed", "reward", "95%", "CI", "wb"]
+    assert "bb rank" in lines[1] and [ln.split()[0] for ln in lines[2:4]] == ["0", "1"]
+    assert any(ln.startswith("black box on ") and "zero-shot" in ln for ln in lines)
+    # the folder was written with the held-out judging: resuming it without is refused
+    off, _ = _persuasion([*args, "--no-judge-eval"])
+    assert off.returncode == 2 and off.stdout == ""
+    assert len(off.stderr.strip().splitlines()) == 1 and "config.judge_eval" in off.stderr
 
 
 # ----------------------------------------------------------------------------- dead endpoint

@@ -26,6 +26,7 @@ from llm_bridge.training.cyclealign import (  # noqa: E402
     read_metrics, run_cyclealign,
 )
 from llm_bridge.training.ranking import format_ranking, parse_ranking  # noqa: E402
+from persuasion.runs import read_jsonl  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -110,6 +111,11 @@ class ScriptedJudge:
             out.append(SimpleNamespace(text=text, prompt_tokens=0, completion_tokens=0,
                                        seconds=0.0, cached=False))
         return out
+
+
+def query_question(conv) -> str:
+    """The instruction of a judge conversation's query."""
+    return conv[-1]["content"].split("\n", 2)[1]
 
 
 def tiny_config(**kw):
@@ -289,9 +295,12 @@ def test_full_tiny_run_end_to_end(tmp_path):
     def demo_instructions(conv):
         return [m["content"].split("\n", 2)[1] for m in conv[1:-1] if m["role"] == "user"]
 
+    train_questions = {g["question"] for g in read_jsonl(tmp_path / "cycles" / "001.jsonl")}
+    calls = [c for c in judge.calls if query_question(c) in train_questions]  # not the held-out ones
+    assert len(calls) == 8 and len(judge.calls) > 8
     assert result["cycles"][0]["demos"] >= 1
-    assert all(len(conv) == 6 and set(demo_instructions(conv)) <= seeds for conv in judge.calls[:4])
-    assert any(set(demo_instructions(conv)) - seeds for conv in judge.calls[4:])
+    assert all(len(conv) == 6 and set(demo_instructions(conv)) <= seeds for conv in calls[:4])
+    assert any(set(demo_instructions(conv)) - seeds for conv in calls[4:])
     # a top-choice-only answer is a partial ranking: one ranked item, agreement <= 1/k
     groups = [json.loads(x) for x in (tmp_path / "cycles" / "001.jsonl").read_text().splitlines()]
     partial = [g for g in groups if g["n_ranked"] == 1]
@@ -422,9 +431,254 @@ def test_run_identity_is_strict_and_the_measured_run_still_resumes(tmp_path):
     result = json.loads((folder / "result.json").read_text())
     assert CycleAlignResult.from_dict(result).to_dict() == result
     run = json.loads((folder / "run.json").read_text())
-    again = run_identity(CycleAlignConfig(**{"engine": "torch", **result["config"]}), SimpleNamespace(fingerprint=run["white_box"]),
+    # written before judge_eval existed: the field's absence means "off"
+    again = run_identity(CycleAlignConfig(**{"engine": "torch", "judge_eval": False, **result["config"]}),
+                         SimpleNamespace(fingerprint=run["white_box"]),
                          SimpleNamespace(name=run["black_box"]), SimpleNamespace(name=run["task"]))
     assert settings_diff(run, again) == []
+    # and its files read back: the plot and the summary table without the newer fields
+    import io
+    from contextlib import redirect_stdout
+
+    from llm_bridge.training.cyclealign import plot_rewards
+    from persuasion_cli.cyclealign import _print_summary
+
+    rows = read_metrics(folder / "metrics.jsonl")
+    assert not any("black_box_ranking_accuracy" in r for r in rows)
+    plot_rewards([r for r in rows if r["record"] == "cycle"], result["baselines"], tmp_path / "old.png")
+    assert (tmp_path / "old.png").stat().st_size > 1000
+    text = io.StringIO()
+    with redirect_stdout(text):
+        _print_summary(result)
+    lines = text.getvalue().splitlines()
+    assert "bb rank" in lines[1] and len(lines) >= 2 + len(result["cycles"])
+    assert all(line.split()[0].isdigit() for line in lines[2:3 + len(result["cycles"])])
+
+
+# ----------------------------------------------------------------------------- the black box as a judge
+class BookJudge:
+    """Answers each query with the text its instruction maps to in ``book`` (training queries:
+    "A > B > ..."); records every conversation."""
+
+    name = "book-judge"
+
+    def __init__(self, book):
+        self.book = book
+        self.calls = []
+
+    def complete(self, conversations, settings, *, progress=False):
+        self.calls.extend(conversations)
+        return [SimpleNamespace(text=self.book.get(query_question(c), "A > B > C"), cached=False)
+                for c in conversations]
+
+
+def shown_correct(text: str) -> bool:
+    """The ground truth of StrippedTask as the judge can read it from its query."""
+    return len("" if text == "(empty)" else text) % 2 == 0
+
+
+class StrippedTask(FakeTask):
+    """FakeTask graded on the stripped response: what the judge's query shows."""
+
+    name = "fake-add-stripped"
+
+    def grade(self, problem, response):
+        ok = len(response.strip()) % 2 == 0
+        return SimpleNamespace(correct=ok, score=float(ok), extracted=None, detail="")
+
+
+class OracleJudge:
+    """Ranks the correct candidates of every query first (``reverse``: last), all of them."""
+
+    name = "oracle-judge"
+
+    def __init__(self, reverse=False):
+        self.reverse = reverse
+        self.calls = []
+
+    def complete(self, conversations, settings, *, progress=False):
+        out = []
+        for conv in conversations:
+            self.calls.append(conv)
+            ok = [shown_correct(t) for t in candidates(conv[-1]["content"]).values()]
+            order = sorted(range(len(ok)), key=lambda i: (ok[i] == self.reverse, i))
+            out.append(SimpleNamespace(text=format_ranking(order), cached=False))
+        return out
+
+
+class CachedJudge:
+    """A judge behind a GenerationCache, keyed like the API receiver (conversation JSON and
+    the settings but the batch size); ``misses``: the conversations it had to ask."""
+
+    def __init__(self, inner, path):
+        from llm_bridge.cache import GenerationCache
+
+        self.inner, self.cache, self.name = inner, GenerationCache(path), inner.name
+        self.misses, self.hits = [], []
+
+    def complete(self, conversations, settings, *, progress=False):
+        from llm_bridge.receivers.base import settings_key
+
+        keys = [self.cache.key(self.name, json.dumps(c, sort_keys=True), settings_key(settings))
+                for c in conversations]
+        out = [self.cache.get(k) for k in keys]
+        todo = [i for i, o in enumerate(out) if o is None]
+        self.hits.extend(c for c, o in zip(conversations, out) if o is not None)
+        self.misses.extend(conversations[i] for i in todo)
+        for i, a in zip(todo, self.inner.complete([conversations[i] for i in todo], settings) if todo else []):
+            self.cache.put(keys[i], {"text": a.text})
+            out[i] = {"text": a.text}
+        return [SimpleNamespace(text=o["text"], cached=False) for o in out]
+
+
+def test_judge_pairs_counts_left_out_and_unparsed_pairs_as_not_right():
+    from llm_bridge.training.cyclealign.judge import judge_pairs
+
+    assert judge_pairs("A > B > C", [True, False, False])["right"] == 2
+    assert judge_pairs("C > B > A", [True, False, False])["right"] == 0
+    # naming k - 1 ranks all k: "B > A" is B > A > C: (B, A) right, (C, A) not
+    assert judge_pairs("B > A", [False, True, True]) == {
+        "parsed": True, "n_found": 2, "order": [1, 0, 2], "right": 1, "pairs": 2, "left_out": 0}
+    # top choice only of 4: C, D left out -> (A, C), (A, D) not right although A is ranked
+    assert judge_pairs("A > B", [True, False, False, False]) == {
+        "parsed": True, "n_found": 2, "order": [0, 1], "right": 1, "pairs": 3, "left_out": 2}
+    assert judge_pairs("no idea", [True, False, False]) == {
+        "parsed": False, "n_found": 0, "order": [], "right": 0, "pairs": 2, "left_out": 0}
+
+
+def test_black_box_ranking_accuracy_of_scripted_answers(tmp_path):
+    """Hand-made held-out candidates (k = 3) and answers; every count checked by hand."""
+    from llm_bridge.stats import wilson_interval
+    from llm_bridge.training.cyclealign.state import CycleRun
+
+    test = [FakeProblem(f"p{i}", "fake", f"Question {i}?", "1") for i in range(1, 7)]
+    correct = {1: [True, False, False], 2: [True, True, False], 3: [False, False, False],
+               4: [True, False, True], 5: [False, True, False], 6: [False, True, True]}
+    heldout = [{"uid": p.uid, "responses": [f"r{i}{c}" for c in "abc"], "correct": correct[i]}
+               for i, p in zip(range(1, 7), test)]
+    book = {"Question 1?": "A > B > C",   # right: (A,B), (A,C)               2 of 2
+            "Question 2?": "C > A",       # C > A > B: (A,C), (B,C) wrong      0 of 2
+            "Question 3?": "A > B > C",   # all incorrect: not asked
+            "Question 4?": "[B]",         # top choice only: A, C left out     0 of 2
+            "Question 5?": "no idea",     # parse failure                      0 of 2
+            "Question 6?": "C > B > A"}   # right: (B,A), (C,A)                2 of 2
+    judge = BookJudge(book)
+    run = CycleRun(tiny_config(k=3, n_demos=2), fresh("gpt2-tiny"), judge, FakeTask(), tmp_path, None)
+    got = run.judge_eval(test, heldout, 0)
+    assert got.pop("judge_seconds") >= 0
+    expected = {"black_box_ranking_accuracy": 4 / 10, "black_box_ranking_pairs": 10,
+                "black_box_ranking_problems": 5, "black_box_ranking_parse_failures": 1,
+                "black_box_ranking_parse_failure_rate": 1 / 5,
+                "black_box_ranking_left_out_rate": 2 / 12,   # of the 4 parsed answers' 12 candidates
+                "black_box_ranking_accuracy_ci95": list(wilson_interval(2, 5))}   # 0.4 x 5 problems
+    assert got == expected
+    assert [query_question(c) for c in judge.calls] == [f"Question {i}?" for i in (1, 2, 4, 5, 6)]
+    # cycle 0: the seed demonstrations, as cycle 1 prompts (2 demonstrations: 2 turns each)
+    from llm_bridge.training.cyclealign import SEED_DEMONSTRATIONS
+
+    seeds = {d.instruction for d in SEED_DEMONSTRATIONS}
+    with_demos = judge.calls[:]
+    assert all(len(c) == 6 and {m["content"].split("\n", 2)[1] for m in c[1:-1:2]} <= seeds
+               for c in with_demos)
+    # zero-shot: the same counts here (the book ignores the prompt), but no demonstration
+    judge.calls.clear()
+    zero = run.judge_eval(test, heldout, 0, zero_shot=True)
+    assert {k[:-len("_zero_shot")]: v for k, v in zero.items() if k != "judge_seconds"} == expected
+    assert [[m["role"] for m in c] for c in judge.calls] == [["system", "user"]] * 5
+    assert [c[-1] for c in judge.calls] == [c[-1] for c in with_demos]    # the same queries
+    # the same state asks the same questions (a cache answers a rerun); after a cycle the
+    # demonstrations come from the store
+    judge.calls.clear()
+    run.judge_eval(test, heldout, 0)
+    assert judge.calls == with_demos
+    run.store.add("Stored question?", ["x1", "y22", "z333"], [2, 1, 0], k=3, cycle=1, uid="s")
+    judge.calls.clear()
+    run.judge_eval(test, heldout, 1)
+    assert all(any(m["content"].startswith("Instruction:\nStored question?") for m in c) for c in judge.calls)
+    records = read_jsonl(tmp_path / "eval" / "judge-001.jsonl")
+    assert [r["uid"] for r in records] == ["p1", "p2", "p4", "p5", "p6"] and records[0]["demos"][-1] == "s"
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_black_box_ranking_accuracy_end_to_end(tmp_path, reverse):
+    """A judge that puts the correct candidates first scores 1.0 on every row, one that puts
+    them last 0.0; zero-shot at cycle 0 too, and its prompts have no demonstrations."""
+    judge = OracleJudge(reverse=reverse)
+    cfg = tiny_config(cycles=1, n_problems=10, n_test=5, baseline_sft=False)
+    result = run_cyclealign(cfg, white_box=fresh("gpt2-tiny"), black_box=judge, task=StrippedTask(),
+                            out_dir=tmp_path).to_dict()
+    base = result["baselines"]["no_training"]
+    want = 0.0 if reverse else 1.0
+    for row, suffix in ((base, ""), (base, "_zero_shot"), (result["cycles"][0], "")):
+        assert row["black_box_ranking_accuracy" + suffix] == want
+        assert row["black_box_ranking_pairs" + suffix] == row["ranking_pairs"] > 0   # the same candidates
+        assert row["black_box_ranking_problems" + suffix] == row["ranking_problems"] >= 2
+        assert row["black_box_ranking_parse_failures" + suffix] == 0
+        lo, hi = row["black_box_ranking_accuracy_ci95" + suffix]
+        assert lo <= want <= hi and 0 < hi - lo < 1
+    for row in (base, result["cycles"][0]):
+        lo, hi = row["reward_ci95"]
+        assert lo <= row["reward"] <= hi
+    test_questions = {h["uid"] for h in read_jsonl(tmp_path / "heldout.jsonl")}
+    assert test_questions and not test_questions & {g["uid"] for g in read_jsonl(tmp_path / "cycles" / "001.jsonl")}
+    # held-out queries in order: cycle 0 with demonstrations, cycle 0 zero-shot, (cycle 1's
+    # training queries), cycle 1
+    n = base["black_box_ranking_problems"]
+    assert [len(c) for c in judge.calls[:2 * n]] == [6] * n + [2] * n
+    assert all(len(c) == 6 for c in judge.calls[2 * n:])
+    assert (tmp_path / "eval" / "judge-000-zero-shot.jsonl").exists()
+
+
+def test_resumed_held_out_judging_asks_the_black_box_nothing_twice(tmp_path):
+    """Interrupted after cycle 2's held-out judging: the rerun redoes cycle 2 from the cache
+    alone, and gives what an uninterrupted run gives."""
+    task, cfg = FakeTask(), tiny_config(cycles=2, n_problems=10, n_test=5, baseline_sft=False)
+
+    def crash(event, info):
+        if event == "judged" and info["cycle"] == 2:
+            raise RuntimeError("simulated interruption")
+
+    first = CachedJudge(ScriptedJudge(), tmp_path / "cache.sqlite")
+    with pytest.raises(RuntimeError, match="simulated"):
+        run_cyclealign(cfg, white_box=fresh("gpt2-tiny"), black_box=first, task=task,
+                       out_dir=tmp_path / "run", hooks=crash)
+    again = CachedJudge(ScriptedJudge(), tmp_path / "cache.sqlite")
+    result = run_cyclealign(cfg, white_box=fresh("gpt2-tiny"), black_box=again, task=task,
+                            out_dir=tmp_path / "run").to_dict()
+    assert again.misses == []
+    held_out = {h["uid"] for h in read_jsonl(tmp_path / "run" / "heldout.jsonl")}
+    questions = {p.uid: p.question for p in task.problems(10, cfg.seed)}
+    asked = [c for c in again.hits if query_question(c) in {questions[u] for u in held_out}]
+    assert len(asked) == result["cycles"][1]["black_box_ranking_problems"] > 0   # cycle 2's, from the cache
+    straight = CachedJudge(ScriptedJudge(), tmp_path / "other.sqlite")
+    other = run_cyclealign(cfg, white_box=fresh("gpt2-tiny"), black_box=straight, task=task,
+                           out_dir=tmp_path / "straight").to_dict()
+    keys = [k for k in result["cycles"][0] if k.startswith("black_box_ranking")]
+    assert len(keys) == 7
+    for a, b in zip(result["cycles"], other["cycles"]):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+    assert len(straight.misses) == len(first.misses)   # the interrupted run had asked them all
+
+
+def test_a_folder_without_held_out_judging_resumes_only_without_it(tmp_path):
+    """``judge_eval=False`` writes the identity of the folders from before the field (no
+    ``judge_eval`` in run.json) and no black-box fields; such a folder resumes with it off
+    and is refused with it on, naming the field."""
+    task = FakeTask()
+    off = tiny_config(cycles=1, baseline_sft=False, judge_eval=False)
+    judge = ScriptedJudge()
+    run_cyclealign(off, white_box=fresh("gpt2-tiny"), black_box=judge, task=task, out_dir=tmp_path)
+    assert "judge_eval" not in json.loads((tmp_path / "run.json").read_text())["config"]
+    assert len(judge.calls) == 4                     # the training queries only
+    with pytest.raises(ConfigError, match=r"config\.judge_eval: \(none\) -> true"):
+        run_cyclealign(tiny_config(cycles=2, baseline_sft=False), white_box=fresh("gpt2-tiny"),
+                       black_box=judge, task=task, out_dir=tmp_path)
+    result = run_cyclealign(tiny_config(cycles=2, baseline_sft=False, judge_eval=False),
+                            white_box=fresh("gpt2-tiny"), black_box=judge, task=task,
+                            out_dir=tmp_path).to_dict()
+    assert [c["cycle"] for c in result["cycles"]] == [1, 2]
+    assert all(c["black_box_ranking_accuracy"] is None and c["reward_ci95"] for c in result["cycles"])
+    assert not any(k.startswith("black_box_ranking") for k in result["baselines"]["no_training"])
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -444,13 +698,18 @@ def test_cli_json(tmp_path, monkeypatch, capsys):
         "--k", "2", "--max-new-tokens", "4", "--no-progress", "--no-baseline"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [set(c) >= {"cycle", "agreement", "reward"} for c in out["cycles"]] == [True]
+    assert [set(c) >= {"cycle", "agreement", "reward", "reward_ci95", "black_box_ranking_accuracy",
+                       "black_box_ranking_pairs", "black_box_ranking_parse_failures"}
+            for c in out["cycles"]] == [True]
+    assert "black_box_ranking_accuracy_zero_shot" in out["baselines"]["no_training"]
     assert set(out["baselines"]) == {"no_training", "sft_top_choice"}
     assert (tmp_path / "out" / "reward.png").exists()
     # text summary of the finished run (resumed: nothing to do)
     args.json = False
     assert args.func(args) == 0
-    assert "CycleAlign on fake-add" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "CycleAlign on fake-add" in text
+    assert "bb rank" in text.splitlines()[1] and "zero-shot" in text
     with pytest.raises(SystemExit):
         parser.parse_args(["cyclealign", "--task", "x", "--k", "1"])
     assert cli_cyclealign.default_out_dir("a,b:c=1", 3) == "cyclealign-a-b-c-1-seed3"

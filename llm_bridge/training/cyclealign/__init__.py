@@ -34,8 +34,21 @@ Metrics per cycle (after its training step): **agreement**; **reward**, the mean
 of the white box's greedy answers on held-out test problems (the task's grader for math and
 code; cosine similarity of sentence embeddings to the reference answer for open-ended
 tasks); **ranking accuracy** where correctness is known: on a fixed set of ``k`` candidate
-responses per test problem (sampled once from the untrained model and graded), the fraction
-of (correct, incorrect) pairs the white box scores in the right order.
+responses per test problem (sampled once from the untrained model and graded,
+``heldout.jsonl``), the fraction of (correct, incorrect) pairs the white box scores in the
+right order; **black-box ranking accuracy** on the same candidates (``judge_eval``, on by
+default): every test problem with both correct and incorrect candidates is one query with
+the cycle's judge prompt and the demonstrations the next cycle would draw (the store after
+the cycle; seeded), and a pair counts as right when the black box ranked both and the
+correct one first (a candidate it left out, or an unparsable answer, makes its pairs not
+right; the parse-failure and left-out rates are reported beside it). Cycle 0 (no training)
+measures it twice: with the seed demonstrations (as cycle 1 prompts) and zero-shot
+(``black_box_ranking_accuracy_zero_shot``). The held-out judging goes through the black
+box's cache like the cycles' (fixed queries: a resumed run asks nothing twice) and is kept
+in ``eval/judge-NNN.jsonl``. Intervals (``*_ci95``, 95%): the reward's is the Wilson
+interval (0/1 rewards; a normal interval for continuous ones), the ranking accuracies' the
+Wilson interval of the pooled pair accuracy with the *problems* as the sample size (the
+pairs of one problem are not independent; counting each problem once is conservative).
 
 Baselines: ``no_training`` (the same evaluation before any training, cycle 0) and
 ``sft_top_choice``: a fresh adapter trained with the same number of optimiser steps by
@@ -44,7 +57,8 @@ collected (so it sees the same data and the same black-box labels, without ranki
 
 Files in ``out_dir``: ``run.json`` (identity of the run, checked on resume),
 ``metrics.jsonl`` (one row per completed phase, appended as it completes), ``cycles/NNN.jsonl``
-(every group: responses, both rankings, LCS, scores), ``eval/NNN.jsonl`` (greedy answers),
+(every group: responses, both rankings, LCS, scores), ``eval/cycle-NNN.jsonl`` (greedy
+answers), ``eval/judge-NNN.jsonl`` (the black box's held-out rankings),
 ``heldout.jsonl`` (the ranking-accuracy candidates), ``checkpoints/cycle-NNN/`` (adapter,
 optimiser, RNG state, demonstrations), ``reward.png`` and ``result.json``. A rerun with the
 same ``out_dir`` skips completed cycles and reloads the last checkpoint; ``run.json`` is the

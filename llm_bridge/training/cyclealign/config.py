@@ -80,6 +80,12 @@ class CycleAlignConfig:
         similarity to the reference answer.
     baseline_sft : bool
         Also run the SFT-on-top-choice baseline after the cycles.
+    judge_eval : bool
+        Measure the black box as a judge: after each cycle (and at cycle 0, also zero-shot)
+        it ranks the held-out candidates of every test problem that has both correct and
+        incorrect ones (one black-box call per such problem and measurement), scored against
+        the grader (``black_box_ranking_accuracy``). A run folder written before this field
+        existed ran without it (its ``run.json`` lacks the field).
     batch_size : int
         Rows per generation batch, white and (local) black box alike; scoring uses at most
         8. Does not change results. On a CPU a decoding step of SmolLM2-135M costs about the
@@ -124,6 +130,7 @@ class CycleAlignConfig:
     amp: str = "auto"
     reward: str = "auto"
     baseline_sft: bool = True
+    judge_eval: bool = True
     batch_size: int = 32
     progress: bool = False
     engine: str = "auto"

@@ -15,7 +15,7 @@ from persuasion.runs import derive_seed
 from ...generation import GenerationSettings
 from ..logprobs import completion_logprobs
 from ..ranking import explicit_length, lcs, order_from_scores, pairwise_accuracy, parse_ranking, ranking_loss
-from .judge import judge_conversation, seed_demos
+from .judge import draw_demos, judge_conversation
 from .rewards import score_texts
 from .state import DROPOUT, JUDGE, ORDER, SAMPLE, CycleRun
 
@@ -62,9 +62,7 @@ def _judge(run: CycleRun, train, texts, cycle: int):
     convs = []
     for i, (p, ts) in enumerate(zip(train, texts)):
         rng = np.random.default_rng(derive_seed(cfg.seed, JUDGE, cycle, i))
-        demos = run.store.select(cfg.n_demos, rng)
-        if cfg.seed_demos and len(demos) < cfg.n_demos:
-            demos = seed_demos(cfg.n_demos - len(demos), cfg.k) + demos
+        demos = draw_demos(run.store, cfg.n_demos, cfg.k, rng, seed_fill=cfg.seed_demos)
         convs.append(judge_conversation(p.question, ts, demos, rng, max_chars=cfg.candidate_max_chars))
     return run.bb.complete(convs, GenerationSettings(max_new_tokens=cfg.judge_max_new_tokens,
                                                      batch_size=cfg.batch_size),

@@ -1,4 +1,5 @@
-"""The black-box judge's prompt: demonstrations of agreed rankings and the ranking query."""
+"""The black-box judge's prompt (demonstrations of agreed rankings and the ranking query) and
+the scoring of its rankings against ground truth (:func:`judge_pairs`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Sequence
 import numpy as np
 
 from ...errors import ConfigError
-from ..ranking import LETTERS, format_ranking
+from ..ranking import LETTERS, explicit_length, format_ranking, parse_ranking
 
 __all__ = ["JUDGE_SYSTEM_PROMPT", "Demonstration", "SEED_DEMONSTRATIONS", "DemonstrationStore",
-           "judge_conversation", "seed_demos"]
+           "judge_conversation", "seed_demos", "draw_demos", "judge_pairs"]
 
 JUDGE_SYSTEM_PROMPT = (
     "You are an expert judge. You see an instruction and {k} candidate responses labelled "
@@ -64,6 +65,47 @@ SEED_DEMONSTRATIONS: tuple[Demonstration, ...] = (
 def seed_demos(n: int, k: int) -> list[Demonstration]:
     """The first ``n`` built-in demonstrations, cut to ``k`` responses."""
     return [replace(d, responses=d.responses[:k]) for d in SEED_DEMONSTRATIONS[:max(n, 0)]]
+
+
+def draw_demos(store: "DemonstrationStore", n: int, k: int, rng: np.random.Generator, *,
+               seed_fill: bool = True) -> list[Demonstration]:
+    """The demonstrations of one black-box prompt: ``n`` drawn from ``store`` (``rng``), the
+    built-in seed demonstrations first while the store holds fewer (``seed_fill``)."""
+    demos = store.select(n, rng)
+    if seed_fill and len(demos) < n:
+        demos = seed_demos(n - len(demos), k) + demos
+    return demos
+
+
+def judge_pairs(text: str, correct: Sequence[bool]) -> dict:
+    """How a black-box ranking answer orders the (correct, incorrect) pairs of its candidates.
+
+    Only what the answer ranked itself counts (naming ``k - 1`` candidates fixes the last one
+    too, :func:`~llm_bridge.training.ranking.explicit_length`): a pair is right when both of
+    its candidates are ranked and the correct one comes first; a pair with a candidate the
+    answer left out, and every pair of an unparsable answer, is not right.
+
+    Returns
+    -------
+    dict
+        ``parsed``, ``n_found``, ``order`` (the ranked candidates, best first), ``right`` and
+        ``pairs`` (counts of pairs), ``left_out`` (candidates not ranked; 0 when unparsed).
+
+    >>> judge_pairs("A > B > C", [True, False, True])["right"]
+    1
+    >>> judge_pairs("[A]", [True, False, False])
+    {'parsed': True, 'n_found': 1, 'order': [0], 'right': 0, 'pairs': 2, 'left_out': 2}
+    """
+    k = len(correct)
+    parse = parse_ranking(text, k)
+    m = explicit_length(parse.n_found, k) if parse.parsed else 0
+    order = [int(c) for c in parse.order[:m]]
+    pos = {c: r for r, c in enumerate(order)}
+    good = [i for i in range(k) if correct[i]]
+    bad = [i for i in range(k) if not correct[i]]
+    right = sum(1 for i in good for j in bad if i in pos and j in pos and pos[i] < pos[j])
+    return {"parsed": parse.parsed, "n_found": int(parse.n_found), "order": order, "right": right,
+            "pairs": len(good) * len(bad), "left_out": k - m if parse.parsed else 0}
 
 
 class DemonstrationStore:

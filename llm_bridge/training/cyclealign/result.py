@@ -10,9 +10,14 @@ from ...errors import ConfigError
 
 __all__ = ["CycleAlignResult", "read_metrics", "CYCLE_KEYS"]
 
-#: The fields of a cycle's row in the result (the ``metrics.jsonl`` row has them all).
-CYCLE_KEYS = ("cycle", "agreement", "exact_match", "reward", "accuracy", "ranking_accuracy",
-              "ranking_pairs", "parse_failures", "parse_failure_rate", "demos", "demos_added",
+#: The fields of a cycle's row in the result (the ``metrics.jsonl`` row has them all; a field
+#: a row lacks — written before it existed, or ``judge_eval`` off — is None).
+CYCLE_KEYS = ("cycle", "agreement", "exact_match", "reward", "reward_ci95", "accuracy",
+              "ranking_accuracy", "ranking_accuracy_ci95", "ranking_pairs", "ranking_problems",
+              "black_box_ranking_accuracy", "black_box_ranking_accuracy_ci95",
+              "black_box_ranking_pairs", "black_box_ranking_problems",
+              "black_box_ranking_parse_failures", "black_box_ranking_parse_failure_rate",
+              "black_box_ranking_left_out_rate", "parse_failures", "parse_failure_rate", "demos", "demos_added",
               "sample_reward", "black_box_pairwise_accuracy", "white_box_train_pairwise_accuracy",
               "rank_loss", "sft_loss", "steps", "total_steps", "groups_trained",
               "steps_per_second", "groups_per_second", "seconds")

@@ -25,8 +25,15 @@ __all__ = ["run_cyclealign", "run_identity"]
 
 def run_identity(config: CycleAlignConfig, white_box, black_box, task) -> dict:
     """The settings fingerprint of a run (``run.json``): the task, both models and every
-    setting but the resume-free ones (``cycles``, ``progress``, ``batch_size``, ``baseline_sft``)."""
+    setting but the resume-free ones (``cycles``, ``progress``, ``batch_size``, ``baseline_sft``).
+
+    Fields added since the first runs are left out where they mean what the folders written
+    before them did: ``engine``/``compute_type`` on torch, and ``judge_eval`` when off (those
+    folders never judged the held-out candidates with the black box; a run with it on, the
+    default, refuses to resume them, naming ``config.judge_eval``)."""
     cfg = {k: v for k, v in config.to_dict().items() if k not in RESUME_FREE}
+    if not cfg["judge_eval"]:  # absent: the folders written before the field, all without it
+        del cfg["judge_eval"]
     device = getattr(getattr(white_box, "device", None), "type", "cpu")
     engine, compute_type = resolve_engine(cfg.pop("engine"), cfg.pop("compute_type"), device)
     if engine != "torch":  # absent: the folders written before the field, all on torch
@@ -70,6 +77,10 @@ def _cycle(run: CycleRun, train, test, heldout, cycle: int, total_steps: int) ->
     ev = run.evaluate(test, heldout, f"cycle-{cycle:03d}")
     seconds = stats["seconds"]
     seconds.update({"train": tr.pop("train_seconds"), "eval": ev.pop("eval_seconds")})
+    if config.judge_eval:  # the black box on the held-out candidates, with the demonstrations now
+        ev.update(run.judge_eval(test, heldout, cycle))
+        seconds["judge_eval"] = ev.pop("judge_seconds")
+        run.hook("judged", cycle=cycle)
     if run.engine != "torch":  # converting the white box for its engine (inside sample and eval)
         seconds["convert"] = run.convert_seconds - converted
     run.save(cycle, total_steps)
@@ -103,7 +114,8 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
         resumed, one with another identity refused (ConfigError naming the fields that differ).
     hooks : callable, optional
         ``hooks(event, info)`` at ``"cycle_start"``, ``"sampled"``, ``"ranked"``,
-        ``"trained"``, ``"cycle_end"`` (``info["cycle"]``) — for progress reporting and
+        ``"trained"``, ``"judged"`` (after the black box judged the held-out candidates; also
+        for cycle 0), ``"cycle_end"`` (``info["cycle"]``) — for progress reporting and
         tests (an exception raised there interrupts the run like a crash would).
     start_over : bool
         Remove a previous run in ``out_dir`` first (generation caches ``*cache.sqlite*`` are kept).
@@ -111,8 +123,9 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     Returns
     -------
     CycleAlignResult
-        ``cycles`` (one row per cycle: ``cycle``, ``agreement``, ``reward``, ``accuracy``,
-        ``ranking_accuracy``, losses, timings, ...), ``baselines`` (``no_training``,
+        ``cycles`` (one row per cycle: ``cycle``, ``agreement``, ``reward`` and
+        ``reward_ci95``, ``accuracy``, ``ranking_accuracy`` and ``black_box_ranking_accuracy``
+        with their ``_ci95``, losses, timings, ...), ``baselines`` (``no_training``,
         ``sft_top_choice``), ``task``, ``white_box``, ``black_box``, ``config``,
         ``out_dir``, ``plot``, ``adapter`` (the last checkpoint), ``steps_per_second``;
         its ``to_dict()`` is ``result.json``.
@@ -137,6 +150,12 @@ def run_cyclealign(config: CycleAlignConfig, *, white_box, black_box, task, out_
     if not any(r.get("record") == "no_training" for r in rows):
         with run.peft.disable_adapter():
             ev = run.evaluate(test, heldout, "cycle-000")
+        if config.judge_eval:  # the black box with the seed demonstrations and zero-shot
+            with_demos = run.judge_eval(test, heldout, 0)
+            zero_shot = run.judge_eval(test, heldout, 0, zero_shot=True)
+            seconds = with_demos.pop("judge_seconds") + zero_shot.pop("judge_seconds")
+            ev.update(with_demos, **zero_shot, judge_seconds=seconds)
+            run.hook("judged", cycle=0)
         _append(run, rows, {"record": "no_training", "cycle": 0, **ev})
 
     outer = None

@@ -21,13 +21,13 @@ from ..lora import (AdapterTrainer, LoraSettings, adapter_hash, attach_lora, loa
                     lora_parameters, save_checkpoint)
 from ..ranking import pairwise_accuracy
 from .config import CycleAlignConfig
-from .judge import DemonstrationStore
-from .rewards import EmbeddingReward, reward_mode, score_texts
+from .judge import DemonstrationStore, draw_demos, judge_conversation, judge_pairs
+from .rewards import EmbeddingReward, pair_interval, reward_interval, reward_mode, score_texts
 
-__all__ = ["CycleRun", "SAMPLE", "JUDGE", "ORDER", "DROPOUT", "HELDOUT"]
+__all__ = ["CycleRun", "SAMPLE", "JUDGE", "ORDER", "DROPOUT", "HELDOUT", "JUDGE_EVAL"]
 
 # stream numbers of derive_seed(seed, stream, ...): one per kind of random draw
-SAMPLE, JUDGE, ORDER, DROPOUT, HELDOUT = 1, 2, 3, 4, 7
+SAMPLE, JUDGE, ORDER, DROPOUT, HELDOUT, JUDGE_EVAL = 1, 2, 3, 4, 7, 8
 
 
 def _jsonl(path: Path, rows: Sequence[dict]) -> None:
@@ -151,8 +151,9 @@ class CycleRun:
         return rows
 
     def evaluate(self, test, heldout, name: str) -> dict:
-        """Greedy answers on the test problems (``eval/<name>.jsonl``): reward, accuracy, and
-        the ranking accuracy on the held-out candidates."""
+        """Greedy answers on the test problems (``eval/<name>.jsonl``): reward (with its 95%
+        interval, :func:`.rewards.reward_interval`), accuracy, and the white box's ranking
+        accuracy on the held-out candidates (interval over problems, :func:`.rewards.pair_interval`)."""
         cfg = self.cfg
         t0 = time.perf_counter()
         self.lm.model.eval()
@@ -165,18 +166,72 @@ class CycleRun:
         _jsonl(self.out / "eval" / f"{name}.jsonl",
                [{"uid": p.uid, "answer": t, "reward": r, "correct": None if correct is None else c}
                 for p, t, r, c in zip(test, texts, rewards, correct or [None] * len(test))])
-        wins = pairs = 0
+        wins = pairs = problems = 0
         if heldout and heldout[0]["correct"] is not None:
             scores = self.scores([h["prompt"] for h in heldout], [h["responses"] for h in heldout],
                                  [h["finished"] for h in heldout])
             for h, s in zip(heldout, scores):
                 w, n = pairwise_accuracy(s, h["correct"])
-                wins, pairs = wins + w, pairs + n
-        return {"reward": float(np.mean(rewards)),
+                wins, pairs, problems = wins + w, pairs + n, problems + (n > 0)
+        return {"reward": float(np.mean(rewards)), "reward_ci95": reward_interval(rewards),
                 "accuracy": None if correct is None else float(np.mean(correct)),
                 "ranking_accuracy": (wins / pairs) if pairs else None,
-                "ranking_pairs": int(pairs),
+                "ranking_accuracy_ci95": pair_interval(wins, pairs, problems),
+                "ranking_pairs": int(pairs), "ranking_problems": int(problems),
                 "eval_seconds": time.perf_counter() - t0}
+
+    def judge_eval(self, test, heldout, cycle: int, *, zero_shot: bool = False) -> dict:
+        """The black box as a judge of the held-out candidates (``eval/judge-NNN.jsonl``).
+
+        Each held-out problem whose candidates are both correct and incorrect is one query
+        with the cycle's judge prompt and the demonstrations the next cycle would draw (the
+        store as it stands after cycle ``cycle``, seed demonstrations filling it; at cycle 0
+        an empty store, as cycle 1 prompts), drawn from ``derive_seed(seed, JUDGE_EVAL,
+        cycle, i)``; ``zero_shot``: no demonstrations. The queries are fixed by the run's
+        state, so a cached black box answers a rerun without new calls. Scored by
+        :func:`.judge.judge_pairs`; returns the ``black_box_ranking_*`` fields of the
+        metrics row (``_zero_shot`` appended to each name when ``zero_shot``) and
+        ``judge_seconds``."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        store = self.store if cycle > 0 else DemonstrationStore(cfg.demo_pool, cfg.demo_min_agreement,
+                                                                cfg.demo_max_chars)
+        by_uid = {p.uid: p for p in test}
+        todo, convs = [], []
+        for i, h in enumerate(heldout):
+            if h["correct"] is None or all(h["correct"]) or not any(h["correct"]):
+                continue
+            rng = np.random.default_rng(derive_seed(cfg.seed, JUDGE_EVAL, cycle, i))
+            demos = [] if zero_shot else draw_demos(store, cfg.n_demos, cfg.k, rng,
+                                                     seed_fill=cfg.seed_demos)
+            todo.append((h, [d.uid for d in demos]))
+            convs.append(judge_conversation(by_uid[h["uid"]].question, h["responses"], demos, rng,
+                                            max_chars=cfg.candidate_max_chars))
+        answers = []
+        if convs:
+            answers = self.bb.complete(convs, GenerationSettings(max_new_tokens=cfg.judge_max_new_tokens,
+                                                                 batch_size=cfg.batch_size),
+                                       progress=f"judge held-out {cycle}" if cfg.progress else False)
+        records = [{"uid": h["uid"], "demos": demos, "bb_text": a.text, "correct": h["correct"],
+                    **judge_pairs(a.text, h["correct"])} for (h, demos), a in zip(todo, answers)]
+        name = f"judge-{cycle:03d}" + ("-zero-shot" if zero_shot else "")
+        (self.out / "eval").mkdir(exist_ok=True)
+        _jsonl(self.out / "eval" / f"{name}.jsonl", records)
+        right = sum(r["right"] for r in records)
+        pairs = sum(r["pairs"] for r in records)
+        parsed = [r for r in records if r["parsed"]]
+        fails = len(records) - len(parsed)
+        out = {"black_box_ranking_accuracy": right / pairs if pairs else None,
+               "black_box_ranking_accuracy_ci95": pair_interval(right, pairs, len(records)),
+               "black_box_ranking_pairs": int(pairs), "black_box_ranking_problems": len(records),
+               "black_box_ranking_parse_failures": fails,
+               "black_box_ranking_parse_failure_rate": fails / len(records) if records else None,
+               "black_box_ranking_left_out_rate": (sum(r["left_out"] for r in parsed)
+                                                   / (cfg.k * len(parsed)) if parsed else None)}
+        if zero_shot:
+            out = {f"{k}_zero_shot": v for k, v in out.items()}
+        out["judge_seconds"] = time.perf_counter() - t0
+        return out
 
     # -- checkpoints
     def checkpoint_dir(self, cycle: int) -> Path:
