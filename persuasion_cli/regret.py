@@ -8,11 +8,15 @@ import sys
 
 from persuasion.errors import GameValidationError
 from persuasion.game import load_game
+from persuasion.online.executors import parse_executor
 from theory.regret import RegretAnalysis, regret_analysis
 
 from .console import prints_to_stderr
 
 __all__ = ["add_regret_command", "regret_command"]
+
+#: The library's argument names -> the options that set them.
+_OPTION_OF = {"learners": "--learner", "executor": "--executor"}
 
 
 def add_regret_command(sub) -> None:
@@ -31,7 +35,13 @@ def add_regret_command(sub) -> None:
     r.add_argument("--growth", type=float, default=2.0,
                    help="epoch growth factor of the re-solve schedule (default 2)")
     r.add_argument("--workers", type=int, default=None,
-                   help="parallel processes (default: one per CPU core, at most one per run)")
+                   help="parallel processes of the local, dask:local and ray:local executors "
+                        "(default: one per CPU core, at most one per run)")
+    r.add_argument("--executor", metavar="SPEC", default="local",
+                   help="where the runs execute: local (processes here), dask:local (a Dask "
+                        "cluster on this machine), dask:tcp://HOST:PORT (a running Dask "
+                        "scheduler), ray:local or ray:ADDRESS; dask and ray are optional "
+                        "extras, and every executor gives the same numbers (default local)")
     r.add_argument("--plot", metavar="FILE", help="save the regret figure (png, pdf, svg)")
     r.add_argument("--out", metavar="DIR",
                    help="folder for runs.jsonl (appended as runs finish; a rerun resumes), "
@@ -49,6 +59,12 @@ def _check_options(args) -> None:
         raise GameValidationError("--delta", "must be in (0, 1)")
     if args.growth <= 1:
         raise GameValidationError("--growth", "must be > 1")
+    if args.workers is not None and args.workers < 1:
+        raise GameValidationError("--workers", "must be a positive integer")
+    try:
+        parse_executor(args.executor)  # before any run starts
+    except GameValidationError as exc:
+        raise GameValidationError("--executor", exc.problem) from None
 
 
 def _print_table(summary: RegretAnalysis, args) -> None:
@@ -77,12 +93,12 @@ def regret_command(args) -> int:
         with prints_to_stderr():  # stdout holds the result only
             summary = regret_analysis(game, learners, horizon=args.horizon, seeds=seeds,
                                       out_dir=args.out, delta=args.delta, growth=args.growth,
-                                      workers=args.workers,
+                                      workers=args.workers, executor=args.executor,
                                       progress=not args.no_progress and not args.json,
                                       plot_path=args.plot)
     except GameValidationError as exc:  # the library names its argument, the user the option
-        if exc.field == "learners":
-            raise GameValidationError("--learner", exc.problem) from None
+        if exc.field in _OPTION_OF:
+            raise GameValidationError(_OPTION_OF[exc.field], exc.problem) from None
         raise
     if args.json:
         print(json.dumps(summary.to_dict()))

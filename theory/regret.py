@@ -130,10 +130,15 @@ class RegretAnalysis:
 
 def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta: float = 0.05,
                     growth: float = 2.0, workers=None, progress: bool = True,
-                    plot_path=None) -> RegretAnalysis:
+                    plot_path=None, executor="local") -> RegretAnalysis:
     """Run ``learners`` x ``seeds`` on ``game`` (appending to ``out_dir/runs.jsonl`` and
     resuming it), aggregate, compute the robust bound, plot (to ``plot_path``, else
-    ``out_dir/regret.png`` when ``out_dir`` is given) and write ``out_dir/summary.json``."""
+    ``out_dir/regret.png`` when ``out_dir`` is given) and write ``out_dir/summary.json``.
+
+    The runs go to ``executor``: a spec of :mod:`persuasion.online.executors` (``local``,
+    ``dask:local``, ``dask:tcp://HOST:PORT``, ``ray:local``, ``ray:ADDRESS``) with
+    ``workers`` processes where it starts them, or an executor object
+    (:func:`persuasion.online.sweep.run_sweep`); the numbers are the same on every one."""
     learners = list(learners)
     if not learners:
         raise GameValidationError("learners", "no learner given")
@@ -155,7 +160,8 @@ def regret_analysis(game, learners, *, horizon: int, seeds, out_dir=None, delta:
         out_dir = Path(out_dir)
         runs_path = out_dir / "runs.jsonl"
     try:
-        records = run_sweep(tasks, runs_path, max_workers=workers, progress=progress)
+        records = run_sweep(tasks, runs_path, executor=executor, max_workers=workers,
+                            progress=progress)
     finally:
         if tmp is not None:
             tmp.cleanup()
