@@ -106,6 +106,10 @@ def add_cyclealign_command(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (CUDA trains under autocast)")
     add_engine_options(p, "the white box's sampling, scoring and evaluation (re-converted after "
                           "each cycle's training; training is on torch) and a local black box")
+    p.add_argument("--black-box-compute-type", default=None,
+                   help="a local black box's ct2 compute type where it differs from --compute-type "
+                        "(e.g. int8 for a Qwen judge beside a float32 SmolLM2 white box; recorded in "
+                        "the run's identity with the black box's engine)")
     add_sandbox_option(p)
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
@@ -140,7 +144,8 @@ def cyclealign_command(args) -> int:
         white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
         cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
         black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device,
-                              engine=args.engine, compute_type=args.compute_type, threads=args.threads)
+                              engine=args.engine, threads=args.threads,
+                              compute_type=args.black_box_compute_type or args.compute_type)
         result = run_cyclealign(config, white_box=white, black_box=black, task=task,
                                 out_dir=out, start_over=args.start_over).to_dict()
     if args.json:

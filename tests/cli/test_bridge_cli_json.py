@@ -108,6 +108,24 @@ def test_train_advisor_json_is_the_whole_stdout(tmp_path, one_json_object):
     assert "advisor samples" in proc.stderr
 
 
+def test_cyclealign_black_box_compute_type_is_in_the_identity(tmp_path, one_json_object):
+    """``--black-box-compute-type int8``: the judge decodes on ct2 in int8 beside a float32 white
+    box; run.json records it, and a rerun with the judge in float32 is refused, naming it."""
+    pytest.importorskip("ctranslate2")
+    args = ["cyclealign", "--task", "chain_sum", "--cycles", "1", "--n", "4", "--k", "2",
+            "--max-new-tokens", "4", "--white-box", "gpt2-tiny", "--black-box", "llama-tiny",
+            "--no-baseline", "--no-judge-eval", "--threads", "1", "--engine", "ct2",
+            "--compute-type", "float32", "--out", str(tmp_path / "o"), "--json"]
+    proc, _ = _persuasion([*args, "--black-box-compute-type", "int8"])
+    one_json_object(proc)
+    identity = json.loads((tmp_path / "o" / "run.json").read_text())
+    text = json.dumps(identity)
+    assert identity["config"]["compute_type"] == "float32"
+    assert "-int8" in text and "black_box_engine" in text, text
+    again, _ = _persuasion(args)  # the judge in float32 now
+    assert again.returncode == 2 and "black_box_engine" in again.stderr, again.stderr
+
+
 def test_cyclealign_json_is_the_whole_stdout(tmp_path, one_json_object):
     proc, _ = _persuasion([
         "cyclealign", "--task", "chain_sum", "--cycles", "1", "--n", "4", "--k", "2",
