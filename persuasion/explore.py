@@ -187,6 +187,8 @@ def _signals(game, result) -> list[dict]:
             entry = {"probability": {"exact": None, "float": float(sig.probability)},
                      "posterior": [{"exact": None, "float": float(p)} for p in sig.posterior]}
         profile = _profile_of(sig.action)
+        if sig.posterior_exact is not None:  # the sender-preferred best response, as the
+            profile = _sender_choice(game, list(sig.posterior_exact))[0]  # baselines use
         entry.update(action=_label(game, profile), profile=list(profile))
         entry["value"] = _posterior_value(game, profile, sig.posterior_exact, sig.posterior)
         out.append(entry)
@@ -226,7 +228,6 @@ def _profile_value(game, profile, p: Fraction) -> Fraction:
 
 def _two_state_view(game, vf) -> dict:
     """``V`` (grid, pieces, breakpoints) and ``cav V`` of a two-state game."""
-    grid = [k / (CURVE_POINTS - 1) for k in range(CURVE_POINTS)]
     pieces = [{"lo": _num(lo), "hi": _num(hi), "action": _label(game, prof),
                "profile": list(prof), "v_lo": _num(_profile_value(game, prof, lo)),
                "v_hi": _num(_profile_value(game, prof, hi))}
@@ -234,7 +235,12 @@ def _two_state_view(game, vf) -> dict:
     breakpoints = [{"p": _num(p), "value": _num(v), "action": _label(game, prof),
                     "profile": list(prof)}
                    for p, v, prof in zip(vf.breakpoints, vf.values, vf.profiles)]
-    return {"curve": [[p, vf.V(p)] for p in grid], "pieces": pieces,
+    # the grid's values exactly (ties decided on the exact utilities, as everywhere here)
+    curve = [[k / (CURVE_POINTS - 1),
+              float(_sender_choice(game, [1 - Fraction(k, CURVE_POINTS - 1),
+                                          Fraction(k, CURVE_POINTS - 1)])[1])]
+             for k in range(CURVE_POINTS)]
+    return {"curve": curve, "pieces": pieces,
             "breakpoints": breakpoints,
             "hull": [{"p": _num(p), "value": _num(v)} for p, v in vf.hull]}
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import json
+import signal
 import socket
 import sys
 import threading
@@ -48,7 +49,8 @@ DEFAULT_PORT = 8765
 #: Headers of every reply: nothing is loaded from elsewhere, nothing is sniffed.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-                               "style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+                               "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+                               "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -105,15 +107,19 @@ def page_html(game) -> str:
     the page posts it (and every edit of it) to ``/api/view`` and draws the answer.
     """
     page = resources.files(__package__).joinpath("explore_page.html").read_text(encoding="utf-8")
-    return (page.replace("__TITLE__", html.escape(game.name))
-            .replace("__GAME__", _embed_json(game.to_dict(exact=True))))
+    # the title last: a game named "__GAME__" must not receive the JSON
+    return (page.replace("__GAME__", _embed_json(game.to_dict(exact=True)))
+            .replace("__TITLE__", html.escape(game.name)))
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, game):
+    def __init__(self, address, game, *, loopback_only: bool = True):
         self.page = page_html(game).encode("utf-8")
+        # bound to loopback: answer only requests addressed to loopback by name (a page whose
+        # domain was rebound to 127.0.0.1 sends its own name as Host, and is refused)
+        self.loopback_only = loopback_only
         self.solve_lock = threading.Lock()  # one solve at a time: a teaching tool
         super().__init__(address, _Handler)
 
@@ -156,7 +162,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
 
+    def _host_refused(self) -> bool:
+        """Answer 403 to a request whose Host is not a loopback name (DNS rebinding)."""
+        if not self.server.loopback_only:
+            return False
+        host = (self.headers.get("Host") or "").strip().lower()
+        port = str(self.server.server_address[1])
+        name = host[:-(len(port) + 1)] if host.endswith(":" + port) else host
+        if name in ("127.0.0.1", "localhost", "[::1]") or (
+                name.startswith("127.") and is_loopback_host(name)):
+            return False
+        self._error(403, f"Host: {printable(host, limit=100)!r} is not this loopback server's "
+                         f"address (open http://127.0.0.1:{port}/)")
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if self._host_refused():
+            return
         if self._path() in ("/", "/index.html"):
             self._send(200, self.server.page, "text/html; charset=utf-8")
         else:
@@ -166,6 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:  # noqa: N802
+        if self._host_refused():
+            return
         if self._path() != "/api/view":
             self._error(404, f"path: POST goes to /api/view, not "
                              f"{printable(self._path(), limit=100)!r}")
@@ -254,7 +278,7 @@ def make_server(game, host: str = "127.0.0.1", port: int = 0, *,
         raise GameValidationError("--port", f"expected an integer in [0, 65535], got {port!r}")
     cls = _Server6 if ":" in bind else _Server
     try:
-        return cls((bind, port), game)
+        return cls((bind, port), game, loopback_only=not allow_remote)
     except OSError as exc:
         raise GameValidationError("--port", f"cannot bind {bind}:{port}: "
                                             f"{exc.strerror or exc}") from None
@@ -278,6 +302,10 @@ def explore_command(args) -> int:
     print(f"persuasion explore: {game.name!r} at {url} (Ctrl-C to stop)", file=sys.stderr)
     if args.open_browser:
         webbrowser.open(url)
+    # Ctrl-C and SIGTERM stop it even where the shell started it with SIGINT ignored (a job
+    # in the background of a script, nohup)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ Three layers, each checked against something computed another way:
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -37,9 +38,9 @@ import numpy as np
 import pytest
 
 from persuasion.errors import GameValidationError
-from persuasion.explore import (LIMITS, MAX_DIGITS, baseline_values, explore_view,
-                                view_from_json)
-from persuasion.game import load_game
+from persuasion.explore import (LIMITS, MAX_DIGITS, _sender_choice, baseline_values,
+                                explore_view, view_from_json)
+from persuasion.game import game_from_dict, load_game
 from persuasion.games import builtin_games, load_builtin
 from persuasion.scheme import evaluate_scheme
 from persuasion.solve import solve
@@ -195,14 +196,52 @@ def test_long_numbers_are_refused_naming_the_entry():
     assert view_from_json(json.dumps(types))["certified"] is True
 
 
+def test_curve_ties_are_decided_exactly_for_tiny_and_offset_utilities():
+    """The sampled V(p) uses the exact utilities: receiver payoffs of 1e-15 (or 1e32 + 1
+    against 1e32) still make the receiver acquit below p = 1/2, so V = 0 there."""
+    for u in ([["1e-15", 0], [0, "1e-15"]],
+              [["100000000000000000000000000000001", "100000000000000000000000000000000"],
+               ["100000000000000000000000000000000", "100000000000000000000000000000001"]]):
+        view = explore_view({**PROSECUTOR, "receiver_utility": u})
+        curve = dict((round(p, 6), v) for p, v in view["curve"])
+        assert all(v == 0 for p, v in curve.items() if p < 0.5), u
+        assert all(v == 1 for p, v in curve.items() if p >= 0.5), u
+        assert view["values"]["optimal"]["exact"] == "3/5"
+
+
+def test_signal_labels_are_the_sender_preferred_best_response():
+    """Where the receiver is indifferent, a signal is labelled with the action the baselines
+    and persuasion.evaluate_scheme use (sender-preferred), whatever the LP recommended."""
+    # a four-state game (signaling LP) on which the LP recommends a0 at a posterior where the
+    # receiver is indifferent and the sender prefers a1 (found by a review's random search)
+    game = {"name": "g", "states": ["s0", "s1", "s2", "s3"], "actions": ["a0", "a1"],
+            "prior": ["5/12", "1/12", "1/3", "1/6"],
+            "sender_utility": [["-1", "-3"], ["2", "1/2"], ["-2", "-1"], ["2", "1"]],
+            "receiver_utility": [["1", "0"], ["-2", "1"], ["2", "0"], ["1", "2"]]}
+    g = game_from_dict(game)
+    raw = solve(g, "signaling", certify=True)
+    assert any(sig.probability_exact > 0 and
+               _sender_choice(g, list(sig.posterior_exact))[0] != (sig.action,)
+               for sig in raw.signals)  # the case exists
+    view = explore_view(game)
+    for sig in view["signals"]:
+        post = [Fraction(x["exact"]) for x in sig["posterior"]]
+        assert tuple(sig["profile"]) == _sender_choice(g, post)[0]
+    assert Fraction(view["values"]["optimal"]["exact"]) == raw.value_exact
+
+
 # ------------------------------------------------------------------ the server
 class Server:
     """``persuasion explore [GAME] --port 0`` in a subprocess; ``url`` from its first line."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, ignore_sigint=False):
+        def ignore():  # as a shell does for a job in the background of a script
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "persuasion_cli", "explore", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            preexec_fn=ignore if ignore_sigint else None)
         line = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))
         reader.start()
@@ -307,6 +346,49 @@ def test_bad_game_file_is_refused_before_serving(tmp_path):
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().splitlines() == [
         "persuasion: error: prior: entries sum to 1.1, expected 1 within 1e-09"]
+
+
+def test_requests_for_other_host_names_are_refused(server):
+    """DNS rebinding: a page whose domain now resolves to 127.0.0.1 sends its own Host; the
+    loopback server answers 403 (GET and POST), and serves loopback names."""
+    port = server.url.rsplit(":", 1)[1].rstrip("/")
+    for host, want in (("attacker.example", 403), (f"attacker.example:{port}", 403),
+                       (f"localhost:{port}", 200), (f"127.0.0.1:{port}", 200)):
+        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+        conn.request("GET", "/", headers={"Host": host})
+        r = conn.getresponse()
+        assert r.status == want, (host, r.status)
+        body = r.read()
+        if want == 403:
+            assert b"is not this loopback server's address" in body
+        conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+    conn.request("POST", "/api/view", body=json.dumps(PROSECUTOR),
+                 headers={"Host": "attacker.example", "Content-Type": "application/json"})
+    assert conn.getresponse().status == 403
+    conn.close()
+
+
+def test_a_game_named_like_the_placeholder_keeps_its_title(tmp_path):
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({**PROSECUTOR, "name": "__GAME__"}))
+    s = Server(str(path))
+    try:
+        with urllib.request.urlopen(s.url, timeout=30) as r:
+            page = r.read().decode()
+        assert "<title>" in page and "__GAME__" in page.split("<title>", 1)[1].split("</title>", 1)[0]
+    finally:
+        s.stop()
+
+
+def test_stops_on_sigint_even_when_started_with_sigint_ignored():
+    """A server started in the background of a script (SIGINT ignored) still stops on
+    SIGINT and on SIGTERM, exit 0."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        s = Server(ignore_sigint=True)
+        s.proc.send_signal(sig)
+        assert s.proc.wait(timeout=20) == 0
+        assert "stopped" in s.proc.stderr.read()
 
 
 def test_ctrl_c_stops_cleanly():
