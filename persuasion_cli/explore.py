@@ -297,16 +297,17 @@ def explore_command(args) -> int:
     bind = _check_host(args.host, args.allow_remote)  # before any work
     explore_view(game)  # refuses a game beyond the explorer's limits before serving
     server = make_server(game, bind, args.port, allow_remote=args.allow_remote)
-    url = _url(server)
-    print(f"serving on {url}", flush=True)
-    print(f"persuasion explore: {game.name!r} at {url} (Ctrl-C to stop)", file=sys.stderr)
-    if args.open_browser:
-        webbrowser.open(url)
     # Ctrl-C and SIGTERM stop it even where the shell started it with SIGINT ignored (a job
-    # in the background of a script, nohup)
+    # in the background of a script, nohup); set before the address is printed, since a
+    # script may signal as soon as it reads it
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
+        url = _url(server)
+        print(f"serving on {url}", flush=True)
+        print(f"persuasion explore: {game.name!r} at {url} (Ctrl-C to stop)", file=sys.stderr)
+        if args.open_browser:
+            webbrowser.open(url)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         print("persuasion explore: stopped", file=sys.stderr)
