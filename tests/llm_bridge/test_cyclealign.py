@@ -531,7 +531,7 @@ class CachedJudge:
         return [SimpleNamespace(text=o["text"], cached=False) for o in out]
 
 
-def test_judge_pairs_counts_left_out_and_unparsed_pairs_as_not_right():
+def test_judge_pairs_reads_a_partial_ranking_and_skips_unparsed_answers():
     from llm_bridge.training.cyclealign.judge import judge_pairs
 
     assert judge_pairs("A > B > C", [True, False, False])["right"] == 2
@@ -539,11 +539,15 @@ def test_judge_pairs_counts_left_out_and_unparsed_pairs_as_not_right():
     # naming k - 1 ranks all k: "B > A" is B > A > C: (B, A) right, (C, A) not
     assert judge_pairs("B > A", [False, True, True]) == {
         "parsed": True, "n_found": 2, "order": [1, 0, 2], "right": 1, "pairs": 2, "left_out": 0}
-    # top choice only of 4: C, D left out -> (A, C), (A, D) not right although A is ranked
+    # a prefix of 4: A, B ranked, C, D after them -> (A, B), (A, C), (A, D) all right
     assert judge_pairs("A > B", [True, False, False, False]) == {
-        "parsed": True, "n_found": 2, "order": [0, 1], "right": 1, "pairs": 3, "left_out": 2}
+        "parsed": True, "n_found": 2, "order": [0, 1], "right": 3, "pairs": 3, "left_out": 2}
+    # a correct one left out: C and D tied after A, B: (C, A), (C, B) wrong, (C, D) a tie
+    assert judge_pairs("A > B", [False, False, True, False])["right"] == 0.5  # (C, D) tie
+    assert judge_pairs("A > B", [False, False, True, True])["right"] == 0
+    # an unparsed answer orders nothing: no pairs (a parse failure)
     assert judge_pairs("no idea", [True, False, False]) == {
-        "parsed": False, "n_found": 0, "order": [], "right": 0, "pairs": 2, "left_out": 0}
+        "parsed": False, "n_found": 0, "order": [], "right": 0, "pairs": 0, "left_out": 0}
 
 
 def test_black_box_ranking_accuracy_of_scripted_answers(tmp_path):
@@ -559,18 +563,18 @@ def test_black_box_ranking_accuracy_of_scripted_answers(tmp_path):
     book = {"Question 1?": "A > B > C",   # right: (A,B), (A,C)               2 of 2
             "Question 2?": "C > A",       # C > A > B: (A,C), (B,C) wrong      0 of 2
             "Question 3?": "A > B > C",   # all incorrect: not asked
-            "Question 4?": "[B]",         # top choice only: A, C left out     0 of 2
-            "Question 5?": "no idea",     # parse failure                      0 of 2
+            "Question 4?": "[B]",         # B before A, C: (A,B), (C,B) wrong  0 of 2
+            "Question 5?": "no idea",     # parse failure: no pairs
             "Question 6?": "C > B > A"}   # right: (B,A), (C,A)                2 of 2
     judge = BookJudge(book)
     run = CycleRun(tiny_config(k=3, n_demos=2), fresh("gpt2-tiny"), judge, FakeTask(), tmp_path, None)
     got = run.judge_eval(test, heldout, 0)
     assert got.pop("judge_seconds") >= 0
-    expected = {"black_box_ranking_accuracy": 4 / 10, "black_box_ranking_pairs": 10,
+    expected = {"black_box_ranking_accuracy": 4 / 8, "black_box_ranking_pairs": 8,
                 "black_box_ranking_problems": 5, "black_box_ranking_parse_failures": 1,
                 "black_box_ranking_parse_failure_rate": 1 / 5,
                 "black_box_ranking_left_out_rate": 2 / 12,   # of the 4 parsed answers' 12 candidates
-                "black_box_ranking_accuracy_ci95": list(wilson_interval(2, 5))}   # 0.4 x 5 problems
+                "black_box_ranking_accuracy_ci95": list(wilson_interval(2, 4))}   # 0.5 x 4 parsed
     assert got == expected
     assert [query_question(c) for c in judge.calls] == [f"Question {i}?" for i in (1, 2, 4, 5, 6)]
     # cycle 0: the seed demonstrations, as cycle 1 prompts (2 demonstrations: 2 turns each)

@@ -80,21 +80,29 @@ def draw_demos(store: "DemonstrationStore", n: int, k: int, rng: np.random.Gener
 def judge_pairs(text: str, correct: Sequence[bool]) -> dict:
     """How a black-box ranking answer orders the (correct, incorrect) pairs of its candidates.
 
-    Only what the answer ranked itself counts (naming ``k - 1`` candidates fixes the last one
-    too, :func:`~llm_bridge.training.ranking.explicit_length`): a pair is right when both of
-    its candidates are ranked and the correct one comes first; a pair with a candidate the
-    answer left out, and every pair of an unparsable answer, is not right.
+    The answer is read as a partial ranking, best first (naming ``k - 1`` candidates fixes the
+    last one too, :func:`~llm_bridge.training.ranking.explicit_length`): a ranked candidate
+    comes before every candidate the answer left out, and two left-out candidates are tied.
+    A pair scores 1 when its correct candidate comes first, 0 when its incorrect one does,
+    and 1/2 for a tie (as a tie of the white box's scores counts), so the accuracy reads like
+    the white box's ranking accuracy beside it. An unparsable answer orders nothing: its
+    pairs are not counted (``pairs`` 0) and it is reported as a parse failure instead.
 
     Returns
     -------
     dict
-        ``parsed``, ``n_found``, ``order`` (the ranked candidates, best first), ``right`` and
-        ``pairs`` (counts of pairs), ``left_out`` (candidates not ranked; 0 when unparsed).
+        ``parsed``, ``n_found``, ``order`` (the ranked candidates, best first), ``right`` (the
+        pairs' scores summed: a multiple of 1/2) and ``pairs`` (0 when unparsed),
+        ``left_out`` (candidates not ranked; 0 when unparsed).
 
     >>> judge_pairs("A > B > C", [True, False, True])["right"]
-    1
-    >>> judge_pairs("[A]", [True, False, False])
-    {'parsed': True, 'n_found': 1, 'order': [0], 'right': 0, 'pairs': 2, 'left_out': 2}
+    1.0
+    >>> judge_pairs("[A]", [True, False, False])  # the top choice alone: A before B and C
+    {'parsed': True, 'n_found': 1, 'order': [0], 'right': 2.0, 'pairs': 2, 'left_out': 2}
+    >>> judge_pairs("[B]", [True, False, True])["right"]  # B before A and C: both pairs wrong
+    0.0
+    >>> judge_pairs("[B]", [True, False, False, True])["right"]  # (A, C), (D, C) tied: 1/2 each
+    1.0
     """
     k = len(correct)
     parse = parse_ranking(text, k)
@@ -103,9 +111,14 @@ def judge_pairs(text: str, correct: Sequence[bool]) -> dict:
     pos = {c: r for r, c in enumerate(order)}
     good = [i for i in range(k) if correct[i]]
     bad = [i for i in range(k) if not correct[i]]
-    right = sum(1 for i in good for j in bad if i in pos and j in pos and pos[i] < pos[j])
-    return {"parsed": parse.parsed, "n_found": int(parse.n_found), "order": order, "right": right,
-            "pairs": len(good) * len(bad), "left_out": k - m if parse.parsed else 0}
+    if not parse.parsed:
+        return {"parsed": False, "n_found": int(parse.n_found), "order": [], "right": 0.0,
+                "pairs": 0, "left_out": 0}
+    rank = [pos.get(i, m) for i in range(k)]  # the left-out ones share the place after the last
+    right = sum(1.0 if rank[i] < rank[j] else 0.5 if rank[i] == rank[j] else 0.0
+                for i in good for j in bad)
+    return {"parsed": True, "n_found": int(parse.n_found), "order": order, "right": right,
+            "pairs": len(good) * len(bad), "left_out": k - m}
 
 
 class DemonstrationStore:

@@ -59,7 +59,10 @@ def reward_interval(rewards: Sequence[float]) -> list[float] | None:
     if r.size < 2:
         return None
     half = 1.959963984540054 * float(r.std(ddof=1)) / math.sqrt(r.size)
-    return [float(r.mean()) - half, float(r.mean()) + half]
+    lo, hi = float(r.mean()) - half, float(r.mean()) + half
+    if r.min() >= 0.0 and r.max() <= 1.0:  # rewards in [0, 1]: so is their mean
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return [lo, hi]
 
 
 def pair_interval(right: float, pairs: int, problems: int) -> list[float] | None:

@@ -213,7 +213,7 @@ class CycleRun:
                                                                  batch_size=cfg.batch_size),
                                        progress=f"judge held-out {cycle}" if cfg.progress else False)
         records = [{"uid": h["uid"], "demos": demos, "bb_text": a.text, "correct": h["correct"],
-                    **judge_pairs(a.text, h["correct"])} for (h, demos), a in zip(todo, answers)]
+                    **judge_pairs(a.text, h["correct"])} for (h, demos), a in zip(todo, answers, strict=True)]
         name = f"judge-{cycle:03d}" + ("-zero-shot" if zero_shot else "")
         (self.out / "eval").mkdir(exist_ok=True)
         _jsonl(self.out / "eval" / f"{name}.jsonl", records)
@@ -221,8 +221,10 @@ class CycleRun:
         pairs = sum(r["pairs"] for r in records)
         parsed = [r for r in records if r["parsed"]]
         fails = len(records) - len(parsed)
+        # the accuracy over the parsed answers' pairs (an unparsed answer orders nothing; its
+        # rate is beside it), the interval over those answers' problems
         out = {"black_box_ranking_accuracy": right / pairs if pairs else None,
-               "black_box_ranking_accuracy_ci95": pair_interval(right, pairs, len(records)),
+               "black_box_ranking_accuracy_ci95": pair_interval(right, pairs, len(parsed)),
                "black_box_ranking_pairs": int(pairs), "black_box_ranking_problems": len(records),
                "black_box_ranking_parse_failures": fails,
                "black_box_ranking_parse_failure_rate": fails / len(records) if records else None,
