@@ -67,16 +67,27 @@ def test_install_script_rejects_unknown_options():
     assert proc.returncode == 2 and "unknown option --nonsense" in proc.stderr
 
 
+#: Locked packages that only the ray extra brings, which install.sh --dev installs where Ray
+#: has wheels (its test is skipped elsewhere, saying so).
+RAY_ONLY = {"ray", "protobuf"}
+
+
 @pytest.mark.skipif(os.environ.get("PERSUASION_LOCKED_ENV") != "1",
                     reason="only where install.sh built the environment from the lock "
                            "(.ci/run sets PERSUASION_LOCKED_ENV=1)")
 def test_installed_versions_are_the_locked_ones():
     wrong = []
+    try:
+        metadata.version("ray")
+        ray_missing = False
+    except metadata.PackageNotFoundError:
+        ray_missing = True
     for name, version in locked().items():
         try:
             installed = Version(metadata.version(name))
         except metadata.PackageNotFoundError:
-            wrong.append(f"{name} not installed")
+            if not (ray_missing and name in RAY_ONLY):
+                wrong.append(f"{name} not installed")
             continue
         if Version(installed.base_version) != version and installed != version:
             wrong.append(f"{name} {installed} (locked {version})")

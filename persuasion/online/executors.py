@@ -49,11 +49,14 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import GameValidationError
+from ..net import is_loopback_host
 
 __all__ = ["ExecutorSpec", "parse_executor", "open_executor", "CONNECT_TIMEOUT",
            "EXECUTOR_SPECS"]
@@ -155,29 +158,50 @@ def parse_executor(spec) -> ExecutorSpec:
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-def _probe(spec: str, what: str, address: str, timeout: float, hello: bytes = b"") -> None:
-    """Connect to ``address`` (``[scheme://]HOST:PORT``), send ``hello`` and wait for the
-    server's first bytes, all within ``timeout`` seconds. A Dask scheduler greets every
-    connection; a gRPC server answers the HTTP/2 preface. The engines' own clients can
-    wait for ever on a port that accepts connections but never answers, so they are only
-    called once this succeeded."""
+def _dask_greeting(head: bytes) -> bool:
+    """A Dask comm message starts with its frame count (8 bytes, little-endian): a few."""
+    return 1 <= int.from_bytes(head[:8], "little") <= 1024
+
+
+def _http2_settings(head: bytes) -> bool:
+    """A gRPC server answers the client preface with a SETTINGS frame (type 4, stream 0)."""
+    return head[3] == 0x04 and int.from_bytes(head[5:9], "big") & 0x7FFFFFFF == 0
+
+
+def _probe(spec: str, what: str, address: str, timeout: float, *, hello: bytes = b"",
+           expect=_dask_greeting) -> None:
+    """Connect to ``address`` (``[scheme://]HOST:PORT``), send ``hello`` and read the server's
+    first 9 bytes, all within ``timeout`` seconds, and check that they are what ``expect``
+    says this engine's server sends (a Dask scheduler greets every connection; a gRPC server
+    answers the HTTP/2 preface with its settings). The engines' own clients wait for ever
+    on a port that accepts connections but never answers, and misread another server's
+    greeting (a frame "length" of exabytes), so they are only called once this succeeded."""
     host, port = _host_port(spec, address.split("://", 1)[-1])
+    head = b""
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             if hello:
                 sock.sendall(hello)
             try:
-                answered = bool(sock.recv(1))
+                while len(head) < 9:
+                    chunk = sock.recv(9 - len(head))
+                    if not chunk:
+                        break
+                    head += chunk
             except TimeoutError:
-                answered = False
+                pass
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise GameValidationError("executor", f"cannot reach the {what} at {address} "
                                               f"({reason}; waited up to {timeout:g} s)") from None
-    if not answered:
+    if not head:
         raise GameValidationError("executor", f"cannot connect to the {what} at {address} "
                                               f"(the port is open but no {what} answered "
                                               f"within {timeout:g} s)")
+    if len(head) < 9 or not expect(head):
+        raise GameValidationError("executor", f"cannot connect to the {what} at {address} "
+                                              f"(something else listens there: its first "
+                                              f"bytes are not a {what}'s)")
 
 
 def _workers(max_workers, n_tasks) -> int:
@@ -216,9 +240,20 @@ def _dask(spec: ExecutorSpec, max_workers, n_tasks, timeout):
     cluster = None
     try:
         if spec.address is None:
-            cluster = distributed.LocalCluster(
-                n_workers=_workers(max_workers, n_tasks), threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            # workers started with SIGINT ignored: Ctrl-C reaches this process alone, which
+            # stops the sweep and closes the cluster (instead of every worker printing its
+            # traceback); the scheduler's HTTP server on a free loopback port, not 8787
+            main = threading.current_thread() is threading.main_thread()
+            saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+            try:
+                cluster = distributed.LocalCluster(
+                    n_workers=_workers(max_workers, n_tasks), threads_per_worker=1,
+                    processes=True, host="127.0.0.1", dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR)
+            finally:
+                if main:
+                    signal.signal(signal.SIGINT, saved)
             client = distributed.Client(cluster, set_as_default=False)
         else:
             _probe(spec.text, "Dask scheduler", spec.address, timeout)
@@ -246,27 +281,37 @@ def _ray(spec: ExecutorSpec, max_workers, n_tasks, timeout):
     started = not ray.is_initialized()
     if started:
         opts = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-        if spec.address is None:
-            # A local instance on loopback only: Ray binds even a local instance to the
-            # machine's network address unless its clusters switch is off (read at call time;
-            # Ray has no public option: `_node_ip_address` does not change it).
-            from ray._private import ray_constants
+        # Ray binds even a local instance to the machine's network address, and turns a
+        # loopback address into that address before it connects, unless its clusters switch is
+        # off (read at call time; Ray has no public option: `_node_ip_address` does not change
+        # it): off for a local instance and a loopback head, so that both stay on 127.0.0.1.
+        from ray._private import ray_constants
 
-            saved = ray_constants.ENABLE_RAY_CLUSTER
+        host = None if spec.address in (None, "auto") else \
+            _host_port(spec.text, spec.address.split("://", 1)[-1])[0]
+        saved = ray_constants.ENABLE_RAY_CLUSTER
+        if spec.address is None or (host is not None and is_loopback_host(host)):
             ray_constants.ENABLE_RAY_CLUSTER = False
-            try:
-                ray.init(num_cpus=_workers(max_workers, n_tasks), **opts)
-            finally:
-                ray_constants.ENABLE_RAY_CLUSTER = saved
-        else:
-            if spec.address != "auto":
-                _probe(spec.text, "Ray cluster", spec.address, timeout, hello=_HTTP2_PREFACE)
-            try:
-                ray.init(address=spec.address, **opts)
-            except Exception as exc:  # ConnectionError, RuntimeError, ...: one line
-                raise GameValidationError(
-                    "executor", f"cannot connect to the Ray cluster at {spec.address} "
-                                f"({type(exc).__name__}: {exc})") from None
+        try:
+            if spec.address is None:
+                # address="local": a new instance even where $RAY_ADDRESS names a cluster
+                try:
+                    ray.init(address="local", num_cpus=_workers(max_workers, n_tasks), **opts)
+                except Exception as exc:  # one line
+                    raise GameValidationError("executor", f"cannot start a local Ray instance "
+                                                          f"({type(exc).__name__}: {exc})") from None
+            else:
+                if spec.address != "auto":
+                    _probe(spec.text, "Ray cluster", spec.address, timeout, hello=_HTTP2_PREFACE,
+                           expect=_http2_settings)
+                try:
+                    ray.init(address=spec.address, **opts)
+                except Exception as exc:  # ConnectionError, RuntimeError, ...: one line
+                    raise GameValidationError(
+                        "executor", f"cannot connect to the Ray cluster at {spec.address} "
+                                    f"({type(exc).__name__}: {exc})") from None
+        finally:
+            ray_constants.ENABLE_RAY_CLUSTER = saved
     try:
         yield _RayExecutor(ray)
     finally:

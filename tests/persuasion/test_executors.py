@@ -217,6 +217,53 @@ def test_silent_dask_scheduler_times_out():
         assert time.perf_counter() - t0 < 15
 
 
+class _Greeter:
+    """A loopback server that greets every connection with a line of text and then stays
+    silent: another service on the port a user named."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            conn.sendall(b"220 hello from another service\r\n")
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize("engine", ["dask", "ray"])
+def test_another_service_on_the_port_is_a_prompt_one_line_error(engine):
+    """Dask's client would read the greeting as a frame length (exabytes) and Ray's would
+    retry for minutes: the first bytes are checked before either client is called."""
+    pytest.importorskip({"dask": "distributed", "ray": "ray"}[engine],
+                        reason=f"the {engine} extra is not installed")
+    g = _Greeter()
+    try:
+        spec = f"dask:tcp://127.0.0.1:{g.port}" if engine == "dask" else f"ray:127.0.0.1:{g.port}"
+        t0 = time.perf_counter()
+        with pytest.raises(GameValidationError, match=r"^executor: cannot connect to the .* "
+                                                      r"\(something else listens there"):
+            with open_executor(spec, connect_timeout=2):
+                pass
+        assert time.perf_counter() - t0 < 10
+    finally:
+        g.close()
+
+
 # ---------------------------------------------------------------- identical results
 
 @pytest.mark.parametrize("executor", ["local", "dask:local"])
@@ -276,6 +323,7 @@ def test_ray_gives_the_in_process_records(tmp_path):
     (tmp_path / "tasks.json").write_text(json.dumps(tasks))
     path = tmp_path / "runs.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    env["RAY_ADDRESS"] = "127.0.0.1:1"  # ray:local starts its own instance all the same
     p = subprocess.run([sys.executable, "-c", RAY_SCRIPT, str(tmp_path / "tasks.json"), str(path)],
                        capture_output=True, text=True, timeout=180, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
