@@ -8,6 +8,7 @@ import os
 from dataclasses import asdict
 
 from persuasion.errors import GameValidationError
+from persuasion.online.executors import parse_executor
 from theory.verify import run_verification
 
 from .exits import EXIT_CHECK_FAILED
@@ -27,6 +28,11 @@ def add_verify_command(sub) -> None:
     v.add_argument("--delta", type=float, default=0.05,
                    help="robust learner's failure probability (default 0.05)")
     v.add_argument("--seed", type=int, default=0, help="seed of the random games (default 0)")
+    v.add_argument("--executor", default="local", metavar="SPEC",
+                   help="where the regret runs go: local, dask:local, dask:tcp://HOST:PORT, ray:local or "
+                        "ray:ADDRESS (as for persuasion regret; default local)")
+    v.add_argument("--workers", type=int, default=None,
+                   help="worker processes of local / dask:local / ray:local (default: one per core)")
     v.add_argument("--json", action="store_true",
                    help="print one JSON object (the checks) instead of the table")
     v.set_defaults(func=verify_command)
@@ -39,9 +45,16 @@ def verify_command(args) -> int:
             raise GameValidationError(f"--{name}", "must be a positive integer")
     if not 0 < args.delta < 1:
         raise GameValidationError("--delta", "must be in (0, 1)")
+    if args.workers is not None and args.workers < 1:
+        raise GameValidationError("--workers", "must be a positive integer")
+    try:  # a bad spec or a missing extra: one line naming the option, before any check
+        parse_executor(args.executor)
+    except GameValidationError as exc:
+        raise GameValidationError("--executor", exc.problem) from None
     checks = run_verification(args.out, n_games=args.games, horizon=args.horizon,
                               seeds=args.seeds, delta=args.delta, seed=args.seed,
-                              verbose=not args.json)
+                              verbose=not args.json, executor=args.executor,
+                              workers=args.workers)
     passed = all(c.passed for c in checks)
     if args.json:
         print(json.dumps({"passed": passed, "checks": [asdict(c) for c in checks],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -30,9 +31,9 @@ import numpy as np
 
 from persuasion.game import Game
 from persuasion.games import load_builtin
-from persuasion.online import make_learner, simulate
 from persuasion.online.analysis import aggregate, fit_loglog_slope, plot_regret_figure
 from persuasion.online.simulate import log_checkpoints
+from persuasion.online.sweep import make_tasks, run_sweep
 from persuasion.robust import solve_robust, worst_case_prior, worst_case_prior_value
 from persuasion.scheme import evaluate_scheme
 from persuasion.solve import solve_both
@@ -196,7 +197,16 @@ def _fixed_games(rng):
     return games
 
 
-def check_regret(games, horizon, seeds, delta, out_dir):
+def check_regret(games, horizon, seeds, delta, out_dir, *, executor="local", workers=None):
+    """The regret checks on ``games`` x ``seeds`` (robust learner); the runs are one sweep
+    (:func:`persuasion.online.sweep.run_sweep` on ``executor``: ``out_dir/regret_runs.jsonl``,
+    appended as runs finish, so an interrupted verify resumes; a temporary file without
+    ``out_dir``)."""
+    tasks = make_tasks(games, ["robust"], horizon, seeds, {"robust": {"delta": delta}})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(out_dir) / "regret_runs.jsonl" if out_dir is not None else Path(tmp) / "runs.jsonl"
+        records = run_sweep(tasks, path, executor=executor, max_workers=workers, progress=False)
+    by_key = {r["key"]: r for r in records}
     rows = []
     worst_ratio = 0.0
     violating = 0
@@ -205,11 +215,8 @@ def check_regret(games, horizon, seeds, delta, out_dir):
     gaps = {}
     figures = []
     cps = log_checkpoints(horizon)
-    for g in games:
-        recs = []
-        for s in seeds:
-            run = simulate(g, make_learner("robust", delta=delta), horizon, seed=s, checkpoints=cps)
-            recs.append(run.to_dict())
+    for i, g in enumerate(games):
+        recs = [by_key[t["key"]] for t in tasks[i * len(seeds):(i + 1) * len(seeds)]]
         bt, bv = robust_bound_curve(g, horizon, cps, delta=delta, growth=2.0)
         for r in recs:
             total_runs += 1
@@ -260,8 +267,10 @@ def format_table(checks) -> str:
 
 def run_verification(out_dir="verify-report", *, n_games: int = 100, horizon: int = 100_000,
                      seeds: int = 5, delta: float = 0.05, seed: int = 0,
-                     verbose: bool = True) -> list[Check]:
-    """Run every check; write ``report.md``, ``results.json`` and plots to ``out_dir``."""
+                     verbose: bool = True, executor="local", workers=None) -> list[Check]:
+    """Run every check; write ``report.md``, ``results.json`` and plots to ``out_dir``. The
+    regret runs are a sweep on ``executor`` (``local``, ``dask:local``, ...:
+    :mod:`persuasion.online.executors`) with ``workers`` processes where it starts them."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -281,7 +290,8 @@ def run_verification(out_dir="verify-report", *, n_games: int = 100, horizon: in
     emit(check_methods(rng, n_games))
     emit([check_robust_dual(rng, n_games)])
     emit([check_robust_obedience(rng, max(5, n_games // 5))])
-    regret_rows, figures = check_regret(_fixed_games(rng), horizon, list(range(seeds)), delta, out)
+    regret_rows, figures = check_regret(_fixed_games(rng), horizon, list(range(seeds)), delta, out,
+                                        executor=executor, workers=workers)
     emit(regret_rows)
     seconds = time.perf_counter() - t0
     if out is not None:

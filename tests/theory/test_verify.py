@@ -24,3 +24,30 @@ def test_verify_reduced_run_passes_and_writes_report(tmp_path, capsys):
 def test_verify_bad_option(capsys):
     assert main(["verify", "--games", "0"]) == 2
     assert "--games" in capsys.readouterr().err
+
+
+def test_verify_regret_runs_on_dask_give_the_same_report(tmp_path, capsys):
+    """``--executor dask:local``: the regret runs are one sweep on a local Dask cluster; every
+    check's figure is the same as in local processes, and the runs file resumes (a rerun
+    computes no run: the file does not grow)."""
+    import pytest
+
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    args = ["--games", "4", "--horizon", "20000", "--seeds", "2"]
+    figures = {}
+    for spec in ("local", "dask:local"):
+        out = tmp_path / spec.replace(":", "-")
+        assert main(["verify", "--out", str(out), *args, "--executor", spec, "--workers", "2"]) == 0
+        figures[spec] = [c["figure"] for c in json.loads((out / "results.json").read_text())["checks"]]
+    assert figures["local"] == figures["dask:local"]
+    runs = tmp_path / "local" / "regret_runs.jsonl"
+    size = runs.stat().st_size
+    assert main(["verify", "--out", str(tmp_path / "local"), *args]) == 0
+    assert runs.stat().st_size == size
+    capsys.readouterr()
+
+
+def test_verify_bad_executor_is_one_line(capsys):
+    assert main(["verify", "--executor", "nonsense"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("persuasion: error: --executor:")
