@@ -93,3 +93,19 @@ def test_installed_versions_are_the_locked_ones():
             wrong.append(f"{name} {installed} (locked {version})")
     assert not wrong, ", ".join(wrong)
     assert sys.version_info >= (3, 10)
+
+
+@pytest.mark.skipif(os.environ.get("PERSUASION_LOCKED_ENV") != "1",
+                    reason="only where install.sh --dev built the environment (.ci/run)")
+def test_what_the_optional_tests_need_is_there():
+    """The tests of the distributed sweeps, the docs site, the notebooks and the explorer's
+    browser skip, saying why, where their tools are missing; where install.sh --dev built the
+    environment (CI) the tools must be there, so none of those tests skips silently."""
+    import importlib.util
+    import shutil
+
+    missing = [m for m in ("distributed", "sphinx", "sphinx_gallery", "myst_parser", "nbclient",
+                           "nbformat", "ipykernel", "selenium")
+               if importlib.util.find_spec(m) is None]
+    missing += [b for b in ("chromium", "chromedriver", "bwrap") if shutil.which(b) is None]
+    assert not missing, f"install.sh --dev left out: {', '.join(missing)}"
