@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import GameValidationError
+from .errors import GameValidationError, ProblemTooLargeError
 from .exact import format_fraction
 from .game import ReceiverTypesGame, game_from_dict
 from .game_json import parse_game_json
@@ -84,14 +84,14 @@ def _check_limits(game) -> None:
     n, m, t = game.n_states, game.n_actions, game.n_types
     for field, count, what in (("states", n, "states"), ("actions", m, "actions"),
                                ("receiver_types", t, "receiver types")):
-        if count > LIMITS[field]:
-            raise GameValidationError(
-                field, f"{count} {what}; the explorer solves games of at most "
-                       f"{LIMITS[field]} {what} (use persuasion solve for larger games)")
+        if count > LIMITS[field]:  # a size limit: exit 5 on the command line, as elsewhere
+            raise ProblemTooLargeError(
+                f"{field}: {count} {what}; the explorer solves games of at most "
+                f"{LIMITS[field]} {what} (use persuasion solve for larger games)")
     if m ** t > LIMITS["profiles"]:
-        raise GameValidationError(
-            "receiver_types", f"{m}^{t} = {m ** t} action profiles; the explorer solves "
-                              f"games of at most {LIMITS['profiles']} (use persuasion solve)")
+        raise ProblemTooLargeError(
+            f"receiver_types: {m}^{t} = {m ** t} action profiles; the explorer solves "
+            f"games of at most {LIMITS['profiles']} (use persuasion solve)")
     for field, x in _game_numbers(game):
         digits = max(len(str(abs(x.numerator))), len(str(x.denominator)))
         if digits > MAX_DIGITS:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persuasion.errors import GameValidationError
+from persuasion.errors import GameValidationError, ProblemTooLargeError
 from persuasion.explore import (LIMITS, MAX_DIGITS, _sender_choice, baseline_values,
                                 explore_view, view_from_json)
 from persuasion.game import game_from_dict, load_game
@@ -182,8 +182,21 @@ def test_games_beyond_the_limits_are_refused():
     big = {"states": [f"s{i}" for i in range(n)], "actions": ["x", "y"],
            "prior": [f"1/{n}"] * n, "sender_utility": [[0, 1]] * n,
            "receiver_utility": [[1, 0]] * n}
-    with pytest.raises(GameValidationError, match=r"^states: 9 states; the explorer solves"):
+    with pytest.raises(ProblemTooLargeError, match=r"^states: 9 states; the explorer solves"):
         explore_view(big)
+
+
+def test_a_game_file_beyond_the_limits_exits_5(tmp_path):
+    """A size limit, as for persuasion solve: exit 5, one line naming the field."""
+    n = LIMITS["states"] + 1
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"states": [f"s{i}" for i in range(n)], "actions": ["x", "y"],
+                                "prior": [f"1/{n}"] * n, "sender_utility": [[0, 1]] * n,
+                                "receiver_utility": [[1, 0]] * n}))
+    out = cli("explore", str(path), "--port", "0", timeout=30)
+    assert out.returncode == 5 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "states: 9 states; the explorer solves" in lines[0]
 
 
 def test_long_numbers_are_refused_naming_the_entry():
