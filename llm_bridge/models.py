@@ -410,6 +410,7 @@ def prepare_opt_in(name: str) -> PreparedModel:
         return PreparedModel(name, target, fingerprint, spec.size, spec.sha256, reused=True)
     parts = _chunked_parts(name, spec)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_assemblies(target.parent, name)
     with tempfile.TemporaryDirectory(prefix=f".{name}-gguf-", dir=target.parent) as gdir:
         gguf_path = Path(gdir) / spec.gguf_name
         start = time.perf_counter()
@@ -428,6 +429,25 @@ def prepare_opt_in(name: str) -> PreparedModel:
         done = time.perf_counter()
     return PreparedModel(name, target, fingerprint, spec.size, spec.sha256, reused=False,
                          assemble_seconds=assembled - start, dequantise_seconds=done - assembled)
+
+
+#: An assembly folder untouched this long is from an install that was killed (a running one
+#: writes its GGUF within minutes): the next install removes it.
+STALE_ASSEMBLY_SECONDS = 6 * 3600
+
+
+def _remove_stale_assemblies(folder: Path, name: str) -> None:
+    """Remove the ``.<name>-gguf-*`` temporary folders a killed install left (up to 1.1 GB
+    each; an interrupted one cleans up after itself), if untouched for
+    :data:`STALE_ASSEMBLY_SECONDS`, so that an install running beside this one keeps its own."""
+    now = time.time()
+    for stale in folder.glob(f".{name}-gguf-*"):
+        try:
+            newest = max([stale.stat().st_mtime] + [p.stat().st_mtime for p in stale.iterdir()])
+        except OSError:
+            continue
+        if stale.is_dir() and now - newest > STALE_ASSEMBLY_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,25 @@ def test_prepare_saves_the_verified_float32_folder_once(fake):
     assert again.reused and again.folder == prepared.folder and len(loads) == 1
 
 
+def test_a_killed_install_s_assembly_folder_is_removed_by_the_next(fake):
+    """A ``.NAME-gguf-*`` folder untouched for hours (a killed install's) is removed by the
+    next install; a recent one (an install running beside it) is kept."""
+    import os
+    import time
+
+    root = models.cache_dir() / "models"
+    root.mkdir(parents=True, exist_ok=True)
+    stale, fresh = root / f".{NAME}-gguf-old", root / f".{NAME}-gguf-new"
+    for d in (stale, fresh):
+        d.mkdir()
+        (d / "part.gguf").write_bytes(b"x" * 10)
+    old = time.time() - models.STALE_ASSEMBLY_SECONDS - 60
+    for p in (stale / "part.gguf", stale):
+        os.utime(p, (old, old))
+    prepare_opt_in(NAME)
+    assert not stale.exists() and fresh.exists()
+
+
 def test_load_causal_lm_loads_it_with_the_verified_fingerprint_and_gguf_template(fake):
     spec, _, loads = fake
     lm = load_causal_lm(NAME)
