@@ -20,28 +20,39 @@ the problem-specific part.
 StateAbstraction.item`, e.g. the ``pitfall`` states: the problem's trap and where it is), the
 Advisor is also shown the item and asked to warn about it *in this problem*, quoting the part of
 the expression it concerns; its sentence is then the content of the hint. The item never holds
-a result or the reference answer.
+a result or the reference answer. Items of code problems (the ``code-pitfall`` states of
+:mod:`llm_bridge.code_pitfalls`) are shown with a code tutor's system prompt and hand-written
+code examples instead (``item_kind="code"``, which the states give:
+:attr:`llm_bridge.states.StateAbstraction.item_kind`); arithmetic items and hints without an
+item are unchanged by it.
 
 **Leak filter** (on by default): a 135M Advisor asked for a hint often announces a (wrong)
 final answer instead ("The final answer to the arithmetic problem is 10."), and the Receiver
 copies it. :func:`drop_leaks` removes every sentence that mentions an answer, a result or an
 equality, or that contains a number absent from the problem. A hint is advice on how to
 solve, not a solution; the raw text is kept in the records, and ``Hint.dropped`` counts the
-sentences removed, so that the filter's rate is reported.
+sentences removed, so that the filter's rate is reported. A hint written from a code item is
+filtered by :func:`drop_code_leaks` instead: it drops sentences that contain code or state
+the output of an input.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+from .code_pitfalls import CODE_PITFALLS, bracket_end
 from .errors import ConfigError
 from .generation import GenerationSettings, chat_prompt, generate, generate_samples
 
-__all__ = ["Advisor", "Hint", "HINT_FORMATS", "drop_leaks"]
+__all__ = ["Advisor", "Hint", "HINT_FORMATS", "ITEM_KINDS", "drop_leaks", "drop_code_leaks"]
 
 HINT_FORMATS = ("instruction+advisor", "advisor")
+#: The kinds of information items: arithmetic pitfalls (:mod:`llm_bridge.pitfalls`) and code
+#: pitfalls (:mod:`llm_bridge.code_pitfalls`); each has its own prompt and leak filter.
+ITEM_KINDS = ("arithmetic", "code")
 
 _SYSTEM = (
     "You are a concise tutor. Given a problem and a solving strategy, write ONE short sentence "
@@ -64,6 +75,36 @@ ITEM_EXAMPLES = (
     ("Calculate 352 * 41 + 5.",
      "Pitfall: A long multiplication. Where: 352 * 41.",
      "Multiply 352 by 41 one digit of 41 at a time and add the partial products before adding 5."),
+)
+_SYSTEM_CODE_ITEM = (
+    "You are a concise programming tutor. You are told a Python function to write, its trap and "
+    "where the prompt shows it. Write ONE short sentence in plain English that warns the student "
+    "about that trap, quoting the place. Do not write any code and do not say what the function returns."
+)
+_CODE_DESCRIPTIONS = {p.name: p.description for p in CODE_PITFALLS}
+#: Worked examples of code item hints (as ITEM_EXAMPLES): hand-written functions, not drawn
+#: from HumanEval; each warning quotes the place and holds no code and no output.
+CODE_ITEM_EXAMPLES = (
+    ("def count_words(text: str) -> int:\n"
+     "    \"\"\"Return the number of words in text, separated by one or more spaces.\n"
+     "    >>> count_words('a  b')\n    2\n    >>> count_words('')\n    0\n    \"\"\"",
+     f"Pitfall: {_CODE_DESCRIPTIONS['edge']} Where: count_words('')",
+     "The example count_words('') passes an empty text, so make sure it counts no words instead "
+     "of one empty word."),
+    ("def odd_positions(items: list) -> list:\n"
+     "    \"\"\"Return the items at odd positions, counting the first item as position 1.\n"
+     "    >>> odd_positions([4, 5, 6])\n    [4, 6]\n    \"\"\"",
+     f"Pitfall: {_CODE_DESCRIPTIONS['boundary']} Where: Return the items at odd positions, counting "
+     "the first item as position 1.",
+     "Positions start at 1 here, as in 'counting the first item as position 1', so the first item "
+     "is at an odd position."),
+    ("def top_scorer(scores: dict) -> str:\n"
+     "    \"\"\"Return the name with the top score.\n"
+     "    If several names tie, return the one that comes first alphabetically.\n    \"\"\"",
+     f"Pitfall: {_CODE_DESCRIPTIONS['ordering']} Where: If several names tie, return the one that "
+     "comes first alphabetically.",
+     "Mind the rule 'return the one that comes first alphabetically': break a tie by the names, not "
+     "by the order of the scores."),
 )
 
 @dataclass
@@ -132,6 +173,100 @@ def _kept_sentences(text: str, question: str) -> list[str]:
     return keep
 
 
+_VALUE = (r"-?\d+(?:\.\d+)?|(?-i:True|False|None)\b|'[^']*'|\"[^\"]*\"|\[[^\]]*\]|\([^)]*\)"
+          r"|\{[^}]*\}")
+# "returns 5", "should be True", "gives [1, 2]": a claimed output (dropped when the value is not
+# in the prompt)
+_CODE_OUTPUT = re.compile(r"(?i)\b(?:returns?|returning|should\s+(?:be|return|give|output|equal)"
+                          r"|must\s+(?:be|return)|gives?|outputs?|evaluates?\s+to|equals?|is|are|becomes?"
+                          r"|results?\s+in)\s+(" + _VALUE + r")")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_CALL = re.compile(r"[A-Za-z_][\w.]*[(\[]")
+_CODE_SYNTAX = re.compile(r"\bdef\s+\w+\s*\(|\blambda\b[^.]*:"
+                          r"|\breturn\s+[^\s.,;]*[()\[\]{}+\-*/%<>=]"  # return as a statement
+                          r"|[=<>]|!=")                              # assignment, comparison
+
+
+def _balanced(text: str, start: int) -> int:
+    """The end of the bracketed group opened at or after ``start`` (quotes respected; the end
+    of ``text`` when it is never closed)."""
+    end = bracket_end(text, start)
+    return len(text) if end is None else end
+
+
+def _is_code(sent: str, question: str) -> bool:
+    """Whether a hint sentence contains code (:func:`drop_code_leaks`)."""
+    if "```" in sent:
+        return True
+    words = set(re.findall(r"\w+", question))
+    for snippet in re.findall(r"`([^`]*)`", sent):  # a backticked name of the prompt is fine
+        if not (re.fullmatch(r"[A-Za-z_]\w*", snippet.strip()) and snippet.strip() in words):
+            return True
+    text = re.sub(r"(?<=\w)\((?:e?s)\)", "", sent.replace("`", ""))  # "element(s)" is a plural
+    bare = text.strip().rstrip(".!?").strip()
+    try:
+        tree = ast.parse(bare)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    if tree is not None and tree.body and not (
+            len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)
+            and isinstance(tree.body[0].value, ast.Name)):
+        return True  # the sentence is a Python statement (other than a bare name)
+    # what is quoted from the prompt verbatim (a call of an example, a string) is not new code
+    out, pos = [], 0
+    for m in _CALL.finditer(text):
+        if m.start() < pos:
+            continue
+        end = _balanced(text, m.end() - 1)
+        if text[m.start():end] in question:
+            out.append(text[pos:m.start()] + " ")
+        else:
+            out.append(text[pos:end])
+        pos = end
+    text = "".join(out) + text[pos:]
+    text = _QUOTED.sub(lambda m: " " if m.group(0) in question or m.group(0)[1:-1] in question
+                       else m.group(0), text)
+    if _CODE_SYNTAX.search(text):
+        return True
+    # a call, a subscript or a method call that is not in the prompt
+    return any(text[m.start():_balanced(text, m.end() - 1)] not in question for m in _CALL.finditer(text))
+
+
+def drop_code_leaks(text: str, question: str) -> str:
+    """Remove the sentences of a code hint that contain code or state an output.
+
+    A sentence is dropped when it contains code: a fenced block, a backticked snippet that is
+    more than a name of the prompt, ``def``, ``lambda``, ``return`` followed by an expression,
+    an assignment or comparison operator (``=``, ``==``, ``<``, ``>=``, ...), a call,
+    subscript or method call that is not a verbatim part of the prompt, or a sentence that
+    parses as a Python statement other than a bare name (quoted strings and calls copied
+    from the prompt, e.g. an example's input, are not code); or when it states an output
+    ("returns 5", "should be True", "gives [1, 2]") with a value that is not in the prompt.
+
+    >>> q = 'def f(xs):\\n    \"\"\"Return the longest string, None if xs is empty.\\n    >>> f([])\\n    \"\"\"\\n'
+    >>> drop_code_leaks("Mind the empty list in f([]). Use `max(xs, key=len)` for the rest.", q)
+    'Mind the empty list in f([]).'
+    >>> drop_code_leaks("If `xs` is empty, return None.", q)
+    'If `xs` is empty, return None.'
+    >>> drop_code_leaks("Check whether len(xs) == 0. An empty list returns 0. Mind ties.", q)
+    'Mind ties.'
+    >>> drop_code_leaks("return max(xs, key=len)", q)
+    ''
+    """
+    return " ".join(_kept_code_sentences(text, question))
+
+
+def _kept_code_sentences(text: str, question: str) -> list[str]:
+    keep = []
+    for sent in _sentences(text):
+        if _is_code(sent, question):
+            continue
+        if any(m.group(1) not in question for m in _CODE_OUTPUT.finditer(sent)):
+            continue
+        keep.append(sent)
+    return keep
+
+
 class Advisor:
     """Render (problem, action) pairs into hints.
 
@@ -145,15 +280,23 @@ class Advisor:
         ``auto`` picks ``chat`` when the tokenizer has a chat template.
     hint_format : {"instruction+advisor", "advisor"}
     filter_leaks : bool
-        Apply :func:`drop_leaks` (default True).
+        Apply :func:`drop_leaks` (default True; :func:`drop_code_leaks` to hints of code items).
+    item_kind : {"arithmetic", "code"}
+        The kind of the items (:data:`ITEM_KINDS`; the states' ``item_kind``): the prompt
+        and the leak filter of a hint written from an item. Hints without an item do not
+        depend on it.
     """
 
     def __init__(self, lm, *, settings: GenerationSettings | None = None, cache=None,
-                 style: str = "auto", hint_format: str = "instruction+advisor", filter_leaks: bool = True):
+                 style: str = "auto", hint_format: str = "instruction+advisor", filter_leaks: bool = True,
+                 item_kind: str = "arithmetic"):
         if style not in ("auto", "chat", "plain"):
             raise ConfigError(f"advisor style: expected auto, chat or plain, got {style!r}")
         if hint_format not in HINT_FORMATS:
             raise ConfigError(f"hint_format: expected one of {HINT_FORMATS}, got {hint_format!r}")
+        if item_kind not in ITEM_KINDS:
+            raise ConfigError(f"item_kind: expected one of {ITEM_KINDS}, got {item_kind!r}")
+        self.item_kind = item_kind
         self.lm = lm
         self.name = lm.name
         self.settings = settings or GenerationSettings(max_new_tokens=48, batch_size=16)
@@ -166,14 +309,16 @@ class Advisor:
         """The Advisor's prompt for one problem, one recommended action and, when the states
         carry one, the information item."""
         if item is not None:
+            system, examples = ((_SYSTEM_CODE_ITEM, CODE_ITEM_EXAMPLES) if self.item_kind == "code"
+                                else (_SYSTEM_ITEM, ITEM_EXAMPLES))
             if self.style == "chat":
-                messages = [{"role": "system", "content": _SYSTEM_ITEM}]
-                for q, it, warning in ITEM_EXAMPLES:
+                messages = [{"role": "system", "content": system}]
+                for q, it, warning in examples:
                     messages += [{"role": "user", "content": f"Problem: {q}\n{it}"},
                                  {"role": "assistant", "content": warning}]
                 messages.append({"role": "user", "content": f"Problem: {question.strip()}\n{item}"})
                 return chat_prompt(self.lm, messages)
-            shots = "".join(f"Problem: {q}\n{it}\nWarning: {w}\n\n" for q, it, w in ITEM_EXAMPLES)
+            shots = "".join(f"Problem: {q}\n{it}\nWarning: {w}\n\n" for q, it, w in examples)
             return f"{shots}Problem: {question.strip()}\n{item}\nWarning:"
         if self.style == "chat":
             messages = [
@@ -196,7 +341,8 @@ class Advisor:
         adv = _clean(g.text)
         dropped = 0
         if self.filter_leaks:
-            kept = _kept_sentences(adv, question)
+            code = item is not None and self.item_kind == "code"
+            kept = (_kept_code_sentences if code else _kept_sentences)(adv, question)
             dropped = len(_sentences(adv)) - len(kept)
             adv = " ".join(kept)
         if self.hint_format == "advisor":

@@ -43,6 +43,7 @@ from persuasion.runs import append_jsonl, atomic_write_json, derive_rng, open_ru
 from . import abstract_game as ag
 from .advisor import Advisor
 from .cache import GenerationCache
+from .code_pitfalls import CODE_PITFALLS_VERSION
 from .ct2 import resolve_engine, with_engine
 from .errors import ConfigError
 from .generation import GenerationSettings
@@ -71,6 +72,9 @@ IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None, "grading": "origin
 GRADING = {"humaneval": "outside-the-child"}
 #: The pitfall states' definitions and the leak filter, in the identity of pitfall-state runs.
 ITEMS_VERSION = f"pitfalls-{PITFALLS_VERSION}"
+#: The code pitfall states' definitions, the Advisor's code item prompt and the code leak
+#: filter, in the identity of code-pitfall-state runs.
+CODE_ITEMS_VERSION = f"code-pitfalls-{CODE_PITFALLS_VERSION}"
 
 
 @dataclass
@@ -124,7 +128,7 @@ class EvalConfig:
         check_int("n_train", self.n_train, allow_none=True)
         check_int("threads", self.threads, allow_none=True)
         self.engine_setting()
-        if self.states == "pitfall" and self.hint_format == "advisor":
+        if self.states in ("pitfall", "code-pitfall") and self.hint_format == "advisor":
             raise ConfigError("hint_format: 'advisor' alone with pitfall states would give every signal "
                               "the same hint (the item prompt does not depend on it); use instruction+advisor")
         if self.receiver_compute_type is not None:
@@ -159,6 +163,8 @@ class EvalConfig:
         keep["grading"] = GRADING.get(self.task, IDENTITY_DEFAULTS["grading"])
         if self.states == "pitfall":  # the definitions of the states, items and leak filter
             keep["items"] = ITEMS_VERSION
+        elif self.states == "code-pitfall":
+            keep["items"] = CODE_ITEMS_VERSION
         return keep
 
 
@@ -326,8 +332,9 @@ def _setup(cfg: EvalConfig, task) -> _Setup:
     return _Setup(task, splits, states, prior, ag.default_actions(task.kind))
 
 
-def _agents(cfg: EvalConfig, models: dict, cache, receiver):
-    """The Advisor, the Receiver and the Receiver's answer settings."""
+def _agents(cfg: EvalConfig, models: dict, cache, receiver, item_kind: str = "arithmetic"):
+    """The Advisor (its items of ``item_kind``: the states'), the Receiver and the Receiver's
+    answer settings."""
 
     engine, compute_type = cfg.engine_setting()
 
@@ -341,7 +348,7 @@ def _agents(cfg: EvalConfig, models: dict, cache, receiver):
                                                threads=cfg.threads)
         return views[name, setting]
 
-    advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format,
+    advisor = Advisor(lm(cfg.advisor), cache=cache, hint_format=cfg.hint_format, item_kind=item_kind,
                       settings=GenerationSettings(max_new_tokens=cfg.hint_tokens, batch_size=cfg.batch_size))
     if receiver is not None:
         if not callable(getattr(receiver, "complete", None)):
@@ -530,7 +537,8 @@ def run_evaluation(cfg: EvalConfig, *, progress: bool = True, models: dict | Non
     out = _open_out(cfg, start_over)
     cache = GenerationCache(cfg.cache or (out / "cache.sqlite" if out else cache_dir() / "generations.sqlite"))
     setup = _setup(cfg, task)
-    advisor, receiver, answer_settings = _agents(cfg, dict(models or {}), cache, receiver)
+    advisor, receiver, answer_settings = _agents(cfg, dict(models or {}), cache, receiver,
+                                                 setup.states.item_kind)
     game = (_reused_game(cfg, setup) if cfg.game_from else
             _calibrated_game(cfg, setup, advisor, receiver, answer_settings, out, progress))
     t0 = time.perf_counter()

@@ -17,6 +17,12 @@ over these states. Two ways to get one, chosen by a spec string:
     nesting, sign, plain; those the fit problems show), read from the expression's structure,
     never from its value; the Advisor is also shown *where* the problem has the pitfall
     (:meth:`StateAbstraction.item`).
+``code-pitfall``
+    the HumanEval problem's code pitfall (:mod:`llm_bridge.code_pitfalls`: edge, boundary,
+    numeric, ordering, string, plain; those the fit problems show), read from the function
+    prompt alone (signature, type hints, docstring and its examples), never from the tests or
+    the canonical solution; the Advisor is also shown *where* the prompt shows it, and writes
+    its hint with the code tutor's prompt (:data:`StateAbstraction.item_kind`).
 ``auto``
     for a mixture, ``metadata:source_spec`` (the generator with its configuration) when the
     problems carry two or more such values, else ``metadata:source_dataset``; else
@@ -32,11 +38,12 @@ from typing import Sequence
 
 import numpy as np
 
+from .code_pitfalls import CODE_PITFALLS, code_pitfall_item, code_pitfall_of
 from .errors import ConfigError
 from .pitfalls import PITFALLS, pitfall_item, pitfall_of
 
-__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "PitfallStates", "make_states",
-           "MiniLMEmbedder"]
+__all__ = ["StateAbstraction", "MetadataStates", "ClusterStates", "PitfallStates", "CodePitfallStates",
+           "make_states", "MiniLMEmbedder"]
 
 
 class StateAbstraction:
@@ -44,6 +51,9 @@ class StateAbstraction:
 
     spec: str = ""
     names: list[str]
+    #: The kind of the items (:data:`llm_bridge.advisor.ITEM_KINDS`): which prompt and leak
+    #: filter the Advisor uses for them; states without items keep the default.
+    item_kind: str = "arithmetic"
 
     def fit(self, problems: Sequence) -> "StateAbstraction":
         raise NotImplementedError
@@ -169,23 +179,32 @@ class ClusterStates(StateAbstraction):
         return {"spec": self.spec, "names": list(self.names), "embedding": "all-MiniLM-L6-v2", "seed": self.seed}
 
 
-class PitfallStates(StateAbstraction):
-    """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`). The
-    states are the pitfalls the fit problems show, in the decision list's order (a task
-    without three-digit numbers has no ``magnitude`` state); a later problem is given the first
-    of those states it has (a rare pitfall unseen when fitting falls through to the next one
-    on the list the problem has), and one that has none of them is an error naming it."""
+class _DecisionListStates(StateAbstraction):
+    """State = the problem's pitfall on a decision list (``_pitfalls``, found by ``_of`` and
+    rendered by ``_item``): the states are the pitfalls the fit problems show, in the list's
+    order; a later problem is given the first of those states it has (a rare pitfall unseen
+    when fitting falls through to the next one on the list the problem has), and one that has
+    none of them is an error naming it."""
 
-    spec = "pitfall"
+    _pitfalls: tuple = ()
+    _what = "pitfall"
 
     def __init__(self):
         self.names = []
 
+    @staticmethod
+    def _of(problem, names=None):
+        raise NotImplementedError
+
+    @staticmethod
+    def _item(problem, name, *, located=True):
+        raise NotImplementedError
+
     def fit(self, problems):
-        seen = {pitfall_of(p) for p in problems}
+        seen = {self._of(p) for p in problems}
         if not seen:
             raise ConfigError("states: no problems to fit the state abstraction on")
-        self.names = [p.name for p in PITFALLS if p.name in seen]
+        self.names = [p.name for p in self._pitfalls if p.name in seen]
         return self
 
     def states_of(self, problems):
@@ -193,19 +212,46 @@ class PitfallStates(StateAbstraction):
             raise ConfigError("states: call fit() before states_of()")
         out = []
         for p in problems:
-            name = pitfall_of(p, self.names)
+            name = self._of(p, self.names)
             if name is None:
-                raise ConfigError(f"states: problem {p.uid!r} has the pitfall {pitfall_of(p)!r} and "
+                raise ConfigError(f"states: problem {p.uid!r} has the {self._what} {self._of(p)!r} and "
                                   f"none of the states seen when fitting ({self.names})")
             out.append(self.names.index(name))
         return out
 
     def item(self, problem, state: int, *, located: bool = True) -> str:
-        return pitfall_item(problem, self.names[state], located=located)
+        return self._item(problem, self.names[state], located=located)
 
     def describe(self):
         return {"spec": self.spec, "names": list(self.names),
-                "descriptions": {p.name: p.description for p in PITFALLS if p.name in self.names}}
+                "descriptions": {p.name: p.description for p in self._pitfalls if p.name in self.names}}
+
+
+class PitfallStates(_DecisionListStates):
+    """State = the problem's arithmetic pitfall (:func:`llm_bridge.pitfalls.pitfall_of`). The
+    states are the pitfalls the fit problems show, in the decision list's order (a task
+    without three-digit numbers has no ``magnitude`` state); a later problem is given the first
+    of those states it has (a rare pitfall unseen when fitting falls through to the next one
+    on the list the problem has), and one that has none of them is an error naming it."""
+
+    spec = "pitfall"
+    _pitfalls = PITFALLS
+    _of = staticmethod(pitfall_of)
+    _item = staticmethod(pitfall_item)
+
+
+class CodePitfallStates(_DecisionListStates):
+    """State = the HumanEval problem's code pitfall (:func:`llm_bridge.code_pitfalls.
+    code_pitfall_of`). As :class:`PitfallStates`: the states are the pitfalls the fit problems
+    show, in the decision list's order; a later problem is given the first of those it has,
+    and one that has none of them (or is not a HumanEval problem) is an error naming it."""
+
+    spec = "code-pitfall"
+    item_kind = "code"
+    _pitfalls = CODE_PITFALLS
+    _what = "code pitfall"
+    _of = staticmethod(code_pitfall_of)
+    _item = staticmethod(code_pitfall_item)
 
 
 def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstraction:
@@ -221,6 +267,8 @@ def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstrac
     kind, _, arg = spec.partition(":")
     if spec == "pitfall":
         return PitfallStates().fit(problems)
+    if spec == "code-pitfall":
+        return CodePitfallStates().fit(problems)
     if kind == "metadata":
         return MetadataStates(arg).fit(problems)
     if kind == "cluster":
@@ -229,4 +277,5 @@ def make_states(spec: str, problems: Sequence, *, seed: int = 0) -> StateAbstrac
         except ValueError:
             raise ConfigError(f"states: 'cluster:K' needs an integer K, got {arg!r}") from None
         return ClusterStates(k, seed=seed).fit(problems)
-    raise ConfigError(f"states: unknown spec {spec!r}; use auto, pitfall, metadata:FIELD or cluster:K")
+    raise ConfigError(f"states: unknown spec {spec!r}; use auto, pitfall, code-pitfall, metadata:FIELD "
+                      f"or cluster:K")

@@ -59,7 +59,8 @@ def add_bridge_commands(sub) -> None:
                    help="problems for the prior and the state fit (default 60 math / the rest of HumanEval)")
     e.add_argument("--states", default="auto",
                    help="auto, pitfall (arithmetic: the problem's trap, shown to the Advisor with where "
-                        "it is), metadata:FIELD or cluster:K")
+                        "it is), code-pitfall (HumanEval: the prompt's trap, shown to the Advisor with where the "
+                        "prompt shows it), metadata:FIELD or cluster:K")
     e.add_argument("--effort-cost", type=float, default=0.2,
                    help="the Receiver's cost per unit of answer length (fraction of --max-new-tokens)")
     e.add_argument("--scheme", choices=("optimal", "learned"), default="optimal",

@@ -11,7 +11,7 @@ import json
 import os
 
 from llm_bridge.receivers import check_receiver_specs
-from llm_bridge.training.advisor_training import (METHODS, RFT_SELECT, SIGNALS,
+from llm_bridge.training.advisor_training import (METHODS, POSITIVES, RFT_SELECT, SIGNALS,
                                                   AdvisorTrainingConfig, train_advisor)
 
 from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
@@ -58,6 +58,10 @@ def add_advisor_command(train_subparsers) -> None:
                         "signal the scheme may send in the problem's state; all: every action")
     p.add_argument("--rft-select", choices=RFT_SELECT, default=d.rft_select,
                    help="helpful hints for RFT: reward above their group's mean, or correct")
+    p.add_argument("--positives", choices=POSITIVES, default=d.positives,
+                   help="which hints may be RFT examples and DPO chosen hints: any helpful one, or "
+                        "only those whose Advisor sentence reached the Receiver whole (content): "
+                        "with any, hints the leak filter emptied teach the Advisor to write nothing")
     p.add_argument("--reward", choices=("correct", "score"), default=d.reward,
                    help="a hint's reward: 1/0 for a correct/incorrect answer, or the grader's score")
     p.add_argument("--temperature", type=_positive_float("--temperature"), default=d.temperature,
@@ -82,7 +86,8 @@ def add_advisor_command(train_subparsers) -> None:
                    help="problems of the prior and the state fit (the evaluation's --n-train)")
     p.add_argument("--states", default=d.states,
                    help="state abstraction: auto, pitfall (arithmetic: the problem's trap, shown to the "
-                        "Advisor with where it is), metadata:FIELD or cluster:K")
+                        "Advisor with where it is), code-pitfall (HumanEval: the prompt's trap, shown to the "
+                        "Advisor with where the prompt shows it), metadata:FIELD or cluster:K")
     p.add_argument("--effort-cost", type=float, default=d.effort_cost,
                    help="the Receiver's cost per unit of answer length (fraction of --max-new-tokens)")
     p.add_argument("--max-new-tokens", type=_positive("--max-new-tokens"), default=d.max_new_tokens,
@@ -112,7 +117,7 @@ def _config(args):
         task=args.task, n_train=args.n_train, n=args.n, k=args.k, epochs=args.epochs,
         dpo_epochs=args.dpo_epochs, method=args.method, seed=args.seed, advisor=args.advisor,
         receiver=args.receiver, transfer_receiver=args.transfer_receiver, signals=args.signals,
-        rft_select=args.rft_select, reward=args.reward, temperature=args.temperature, beta=args.beta, lr=args.lr,
+        rft_select=args.rft_select, positives=args.positives, reward=args.reward, temperature=args.temperature, beta=args.beta, lr=args.lr,
         dpo_lr=args.dpo_lr, batch_size=args.batch_size, grad_accum=args.grad_accum,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, max_pairs_per_group=args.max_pairs,
         amp=args.amp, n_calibration=args.n_calibration, n_prior=args.n_prior, states=args.states,

@@ -26,6 +26,7 @@ from llm_bridge.tasks import Grade, Problem, Task  # noqa: E402
 from llm_bridge.training import advisor_training as at  # noqa: E402
 from llm_bridge.training.advisor_training import (  # noqa: E402
     AdvisorTrainingConfig, AdvisorTrainingResult, dpo_loss, dpo_pairs, rft_examples, rft_loss, train_advisor)
+from llm_bridge.training.advisor_training.data import helpful_count  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- fakes
@@ -143,6 +144,43 @@ def test_dpo_pairs_within_groups_capped_and_seeded():
     assert all(p["reward_chosen"] > p["reward_rejected"] for p in pairs)
     one = dpo_pairs(_rows(), max_per_group=1, seed=3)
     assert len(one) == 1 and one == dpo_pairs(_rows(), max_per_group=1, seed=3)
+
+
+def _content_rows():
+    """One group whose best hint is the one the leak filter emptied, as in the main run."""
+    def r(k, text, dropped, reward):
+        return {"uid": "u1", "action": "verify", "k": k, "prompt": "P", "advisor_text": text,
+                "hint_dropped": dropped, "reward": reward, "correct": reward >= 1}
+    return [r(0, "", 1, 1.0), r(1, "Mind the sign in 3 - -4.", 0, 1.0), r(2, "Do 2 * 3 first.", 0, 0.0),
+            r(3, "Start with 7.", 1, 1.0)]  # a sentence filtered: not whole
+
+
+def test_positives_content_never_trains_an_emptied_hint():
+    rows = _content_rows()
+    assert sorted(e["completion"] for e in rft_examples(rows, "correct", "any")) == [
+        "", "Mind the sign in 3 - -4.", "Start with 7."]
+    assert [e["completion"] for e in rft_examples(rows, "correct", "content")] == ["Mind the sign in 3 - -4."]
+    assert [e["completion"] for e in rft_examples(rows, "above_mean", "content")] == ["Mind the sign in 3 - -4."]
+    anyp = {(p["chosen"], p["rejected"]) for p in dpo_pairs(rows, max_per_group=10, positives="any")}
+    assert ("", "Do 2 * 3 first.") in anyp
+    content = [(p["chosen"], p["rejected"]) for p in dpo_pairs(rows, max_per_group=10, positives="content")]
+    assert content == [("Mind the sign in 3 - -4.", "Do 2 * 3 first.")]
+    assert helpful_count(rows, "correct", "any") == 3 and helpful_count(rows, "correct", "content") == 1
+    # the emptied hint may still be rejected: a content hint that beat it is a pair
+    rows[0]["reward"], rows[0]["correct"] = 0.0, False
+    assert ("Mind the sign in 3 - -4.", "") in {
+        (p["chosen"], p["rejected"]) for p in dpo_pairs(rows, max_per_group=10, positives="content")}
+    with pytest.raises(ConfigError, match="positives"):
+        rft_examples(rows, "correct", "some")
+    with pytest.raises(ConfigError, match="positives"):
+        AdvisorTrainingConfig(positives="some")
+
+
+def test_positives_default_keeps_old_identities():
+    from llm_bridge.training.advisor_training import run_identity
+
+    assert "positives" not in run_identity(_tiny_config(), "fp", "r")["config"]
+    assert run_identity(_tiny_config(positives="content"), "fp", "r")["config"]["positives"] == "content"
 
 
 def test_config_validation():

@@ -26,10 +26,13 @@ Steps of :func:`train_advisor`:
 3. **RFT** (``method`` ``rft`` or ``rft+dpo``): supervised fine-tuning of the LoRA adapter on
    (Advisor prompt → Advisor text) for the *helpful* hints: reward above the mean reward of
    their group (``rft_select="above_mean"``; groups where every hint scored the same teach
-   nothing) or correct (``"correct"``). Loss: mean over examples of the length-normalised
+   nothing) or correct (``"correct"``); with ``positives="content"`` only hints whose Advisor
+   sentence reached the Receiver whole (a hint the leak filter emptied would teach the empty
+   text). Loss: mean over examples of the length-normalised
    negative log-likelihood of the completion (plus the end-of-turn token);
 4. **DPO** (``method`` ``dpo`` or ``rft+dpo``, after the RFT epochs): pairs (chosen, rejected)
-   of distinct hints of one group with reward(chosen) > reward(rejected), at most
+   of distinct hints of one group with reward(chosen) > reward(rejected) (the chosen one with
+   content under ``positives="content"``), at most
    ``max_pairs_per_group`` per group (seeded choice). The reference policy is the *base*
    Advisor — the same model with the adapter disabled (``peft_model.disable_adapter()``), so
    no second copy is held. With ``π``/``ρ`` the summed completion log-probabilities under the
@@ -66,7 +69,7 @@ from __future__ import annotations
 
 from persuasion.runs import read_jsonl  # noqa: F401  (advisor_training.read_jsonl: tests read records)
 
-from .config import METHODS, RFT_SELECT, SIGNALS, AdvisorTrainingConfig
+from .config import METHODS, POSITIVES, RFT_SELECT, SIGNALS, AdvisorTrainingConfig
 from .data import dpo_loss, dpo_pairs, rft_examples, rft_loss
 from .models import adapter_hash, load_trained_advisor, resolve_transfer_receiver, trained_view
 from .plots import plot_before_after
@@ -75,7 +78,7 @@ from .run import HINT_SEEDS, open_advisor_folder, run_identity, train_advisor
 
 __all__ = [
     "AdvisorTrainingConfig", "AdvisorTrainingResult", "TransferResult", "METHODS", "SIGNALS",
-    "RFT_SELECT", "train_advisor", "rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "adapter_hash",
+    "RFT_SELECT", "POSITIVES", "train_advisor", "rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "adapter_hash",
     "trained_view", "load_trained_advisor", "plot_before_after", "resolve_transfer_receiver", "run_identity", "HINT_SEEDS",
     "open_advisor_folder",
 ]

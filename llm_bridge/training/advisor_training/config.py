@@ -9,11 +9,13 @@ from ...errors import ConfigError
 from ...evaluate import EvalConfig
 from ...validate import check_int, check_positive
 
-__all__ = ["AdvisorTrainingConfig", "METHODS", "SIGNALS", "RFT_SELECT", "CONDITIONS", "RESUME_FREE"]
+__all__ = ["AdvisorTrainingConfig", "METHODS", "SIGNALS", "RFT_SELECT", "POSITIVES", "CONDITIONS", "RESUME_FREE"]
 
 METHODS = ("rft", "dpo", "rft+dpo")
 SIGNALS = ("scheme", "support", "all")
 RFT_SELECT = ("above_mean", "correct")
+#: Which sampled hints may be positives (RFT examples, DPO chosen hints): see ``positives``.
+POSITIVES = ("any", "content")
 CONDITIONS = ("none", "prior", "posterior")
 # settings that may change between a run and its resumption
 RESUME_FREE = ("progress", "device", "gen_batch_size", "amp", "transfer_receiver")
@@ -48,6 +50,14 @@ class AdvisorTrainingConfig:
         Which signals to train on (see the module docstring, step 2).
     rft_select : {"above_mean", "correct"}
         Which hints count as helpful for RFT.
+    positives : {"any", "content"}
+        Which sampled hints may be positives, i.e. RFT examples and the chosen hint of a DPO
+        pair. ``any``: every helpful hint, including one whose Advisor sentence the leak
+        filter removed entirely; its training target is then the empty text, so the Advisor
+        learns to write nothing (the main run of issue 13 did: 293 of its 300 trained test
+        hints were the bare instruction). ``content``: only hints whose Advisor sentence
+        reached the Receiver whole (non-empty, no sentence filtered), so every target is the
+        Advisor's own cleaned sample; any hint may still be the rejected one of a pair.
     reward : {"correct", "score"}
         A hint's reward: 1 if the Receiver's answer was correct, else 0; or the grader's score
         (reasoning-gym gives partial credit, e.g. 0.01 for a well-formed wrong answer).
@@ -98,6 +108,7 @@ class AdvisorTrainingConfig:
     transfer_receiver: str | None = "auto"
     signals: str = "scheme"
     rft_select: str = "above_mean"
+    positives: str = "any"
     reward: str = "correct"
     temperature: float = 0.9
     top_p: float = 1.0
@@ -152,6 +163,8 @@ class AdvisorTrainingConfig:
             raise ConfigError(f"reward: expected 'correct' or 'score', got {self.reward!r}")
         if self.rft_select not in RFT_SELECT:
             raise ConfigError(f"rft_select: expected one of {', '.join(RFT_SELECT)}, got {self.rft_select!r}")
+        if self.positives not in POSITIVES:
+            raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {self.positives!r}")
         if self.k < 2 and self.method != "rft":
             raise ConfigError(f"k: DPO needs at least 2 hints per (problem, signal), got {self.k}")
         for name in ("temperature", "beta", "lr", "dpo_lr"):

@@ -9,9 +9,9 @@ import numpy as np
 from persuasion.runs import derive_rng
 
 from ...errors import ConfigError
-from .config import RFT_SELECT
+from .config import POSITIVES, RFT_SELECT
 
-__all__ = ["rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "helpful_count"]
+__all__ = ["rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "helpful_count", "has_content"]
 
 
 # ----------------------------------------------------------------------------- losses
@@ -50,21 +50,35 @@ def _groups(rows: Sequence[dict]) -> dict[tuple[str, str], list[dict]]:
     return out
 
 
-def rft_examples(rows: Sequence[dict], select: str = "above_mean") -> list[dict]:
+def _check_positives(positives: str) -> None:
+    if positives not in POSITIVES:
+        raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {positives!r}")
+
+
+def has_content(row: dict) -> bool:
+    """Whether the Advisor's sentence of a sampled hint reached the Receiver whole: non-empty
+    and no sentence removed by the leak filter (``positives="content"``)."""
+    return bool(str(row.get("advisor_text") or "").strip()) and not row.get("hint_dropped")
+
+
+def rft_examples(rows: Sequence[dict], select: str = "above_mean", positives: str = "any") -> list[dict]:
     """The helpful hints of the samples, one per distinct text per group.
 
-    ``select="above_mean"``: reward above the mean reward of its (problem, signal) group;
-    ``"correct"``: the Receiver's answer was correct. Returns dicts with ``prompt``,
-    ``completion``, ``uid``, ``action``, ``reward``, in a deterministic order.
+    ``select="above_mean"``: reward above the mean reward of its (problem, signal) group (the
+    mean over all its hints); ``"correct"``: the Receiver's answer was correct.
+    ``positives="content"``: only hints with :func:`has_content` are kept. Returns dicts with
+    ``prompt``, ``completion``, ``uid``, ``action``, ``reward``, in a deterministic order.
     """
     if select not in RFT_SELECT:
         raise ConfigError(f"rft_select: expected one of {', '.join(RFT_SELECT)}, got {select!r}")
+    _check_positives(positives)
     out = []
     for (uid, action), g in sorted(_groups(rows).items()):
         mean = float(np.mean([r["reward"] for r in g]))
         seen = set()
         for r in g:
             keep = r["reward"] > mean + 1e-12 if select == "above_mean" else bool(r["correct"])
+            keep = keep and (positives == "any" or has_content(r))
             if keep and r["advisor_text"] not in seen:
                 seen.add(r["advisor_text"])
                 out.append({"prompt": r["prompt"], "completion": r["advisor_text"], "uid": uid,
@@ -72,27 +86,37 @@ def rft_examples(rows: Sequence[dict], select: str = "above_mean") -> list[dict]
     return out
 
 
-def helpful_count(rows: Sequence[dict], select: str) -> int:
-    """Samples counted as helpful (duplicates included)."""
+def helpful_count(rows: Sequence[dict], select: str, positives: str = "any") -> int:
+    """Samples counted as helpful (duplicates included; with ``positives="content"`` only those
+    with :func:`has_content`)."""
+    _check_positives(positives)
     n = 0
     for g in _groups(rows).values():
         mean = float(np.mean([r["reward"] for r in g]))
-        n += sum(1 for r in g if (r["reward"] > mean + 1e-12 if select == "above_mean" else bool(r["correct"])))
+        n += sum(1 for r in g if (r["reward"] > mean + 1e-12 if select == "above_mean" else bool(r["correct"]))
+                 and (positives == "any" or has_content(r)))
     return n
 
 
-def dpo_pairs(rows: Sequence[dict], *, max_per_group: int = 4, seed: int = 0) -> list[dict]:
+def dpo_pairs(rows: Sequence[dict], *, max_per_group: int = 4, seed: int = 0,
+              positives: str = "any") -> list[dict]:
     """(chosen, rejected) pairs of distinct hints of one group with a higher and a lower reward.
 
     At most ``max_per_group`` pairs per group, chosen with a generator seeded by ``seed``.
+    ``positives="content"``: the chosen hint has :func:`has_content` (the rejected one may be
+    any, the empty text included).
     """
+    _check_positives(positives)
     out = []
     for gi, ((uid, action), g) in enumerate(sorted(_groups(rows).items())):
         best: dict[str, float] = {}
+        content: dict[str, bool] = {}
         for r in g:  # one reward per distinct text (greedy answers: equal texts, equal rewards)
             best.setdefault(r["advisor_text"], r["reward"])
+            content.setdefault(r["advisor_text"], has_content(r))
         texts = list(best)
-        pairs = [(w, l) for w in texts for l in texts if best[w] > best[l]]
+        pairs = [(w, l) for w in texts for l in texts if best[w] > best[l]
+                 and (positives == "any" or content[w])]
         if len(pairs) > max_per_group:
             pick = derive_rng(seed, 17, gi).choice(len(pairs), max_per_group, replace=False)
             pairs = [pairs[int(i)] for i in sorted(pick)]

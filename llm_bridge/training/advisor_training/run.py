@@ -47,6 +47,8 @@ def run_identity(config: AdvisorTrainingConfig, advisor_fp: str, receiver_name: 
         del cfg["engine"], cfg["compute_type"]
     if config.receiver_compute_type is None:  # likewise, before the Receiver's own field
         del cfg["receiver_compute_type"]
+    if config.positives == "any":  # likewise, before the positives field
+        del cfg["positives"]
     else:
         cfg["receiver_compute_type"] = config.receiver_engine_setting()[1]
     return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg,
@@ -155,7 +157,8 @@ def _training_summary(config: AdvisorTrainingConfig, run: AdvisorRun, rows, rft,
         "n_groups": len({(r["uid"], r["action"]) for r in rows}),
         "mean_reward": float(np.mean(rewards)) if rewards else None,
         "correct_rate": float(np.mean([r["correct"] for r in rows])) if rows else None,
-        "helpful_rate": helpful_count(rows, config.rft_select) / len(rows) if rows else None,
+        "helpful_rate": helpful_count(rows, config.rft_select, config.positives) / len(rows) if rows else None,
+        "positives": config.positives,
         "rft_examples": len(rft),
         "pairs": len(pairs),
         "steps": steps,
@@ -253,8 +256,9 @@ def train_advisor(config: AdvisorTrainingConfig, *, out_dir, advisor_lm=None, re
 
     # 2. samples (base Advisor)
     rows, timings["sampling_s"] = sample(run, training_groups(run, before))
-    rft = rft_examples(rows, config.rft_select) if config.method in ("rft", "rft+dpo") else []
-    pairs = (dpo_pairs(rows, max_per_group=config.max_pairs_per_group, seed=config.seed)
+    rft = rft_examples(rows, config.rft_select, config.positives) if config.method in ("rft", "rft+dpo") else []
+    pairs = (dpo_pairs(rows, max_per_group=config.max_pairs_per_group, seed=config.seed,
+                       positives=config.positives)
              if config.method in ("dpo", "rft+dpo") else [])
 
     # 3-5. training

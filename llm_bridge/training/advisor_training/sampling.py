@@ -45,6 +45,12 @@ class TrainingGroups:
     states: object = None
     _advisors: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def item_kind(self) -> str:
+        """The kind of the items (:attr:`~llm_bridge.states.StateAbstraction.item_kind`):
+        which prompt and leak filter the Advisor uses for them."""
+        return "arithmetic" if self.states is None else self.states.item_kind
+
     def item(self, group) -> str | None:
         """The Advisor's information item for ``group`` (its problem in its own state)."""
         return None if self.states is None else self.states.item(group[1], group[2])
@@ -101,7 +107,7 @@ def _advisor(run: AdvisorRun, tg: TrainingGroups, j: int) -> Advisor:
     """The sampling Advisor of sample index ``j`` (its own seed)."""
     cfg = run.cfg
     if j not in tg._advisors:
-        tg._advisors[j] = Advisor(run.lm, cache=run.cache, hint_format=cfg.hint_format,
+        tg._advisors[j] = Advisor(run.lm, cache=run.cache, hint_format=cfg.hint_format, item_kind=tg.item_kind,
                                   settings=GenerationSettings(
                                       max_new_tokens=cfg.hint_tokens, do_sample=True,
                                       temperature=float(cfg.temperature), top_p=float(cfg.top_p),
@@ -166,7 +172,7 @@ def _sample_on_engine(run: AdvisorRun, tg: TrainingGroups, rows: list, done: set
         if advisor is None:  # converted (once, cached) only when something is left to draw
             run.lm.model.eval()
             advisor = Advisor(with_engine(run.lm, engine, compute_type=compute_type), cache=run.cache,
-                              hint_format=cfg.hint_format, settings=GenerationSettings(
+                              hint_format=cfg.hint_format, item_kind=tg.item_kind, settings=GenerationSettings(
                                   max_new_tokens=cfg.hint_tokens, do_sample=True,
                                   temperature=float(cfg.temperature), top_p=float(cfg.top_p),
                                   batch_size=cfg.gen_batch_size))
