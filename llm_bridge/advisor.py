@@ -134,10 +134,14 @@ def _sentences(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
-def _clean(text: str, max_chars: int = 320) -> str:
+def _clean(text: str, max_chars: int = 320, *, keep_quotes: bool = False) -> str:
+    """The hint's first two sentences, without a "Hint:" prefix and (unless ``keep_quotes``:
+    a code hint, whose quotes the code leak filter matches against the prompt) double quotes."""
     text = text.strip().replace("\r", " ")
     text = re.sub(r"^(hint|answer)\s*:\s*", "", text, flags=re.I)
-    text = _META.sub("", text).replace('"', "")
+    text = _META.sub("", text)
+    if not keep_quotes:
+        text = text.replace('"', "")
     text = re.sub(r"\s+", " ", text)
     text = " ".join(_sentences(text)[:2]).strip()  # keep at most two sentences
     return text[:max_chars].rstrip()
@@ -184,7 +188,14 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CALL = re.compile(r"[A-Za-z_][\w.]*[(\[]")
 _CODE_SYNTAX = re.compile(r"\bdef\s+\w+\s*\(|\blambda\b[^.]*:"
                           r"|\breturn\s+[^\s.,;]*[()\[\]{}+\-*/%<>=]"  # return as a statement
-                          r"|[=<>]|!=")                              # assignment, comparison
+                          r"|[=<>]|!="                               # assignment, comparison
+                          r"|\bimport\s+\w|\bfrom\s+\w+\s+import\b"    # an import
+                          r"|[\w)\]]\s*(?:%|//|\*\*)\s*[\w(\[]"         # x % 2, x // 2, x ** 2
+                          r"|\b[A-Za-z_]\w*\.[A-Za-z_]\w+"               # xs.sort (not e.g., i.e.)
+                          r"|[\[{]")                                  # a list, set or dict literal
+_LITERAL = re.compile(r"\[[^\[\]]*\]|\{[^{}]*\}")
+# shortest run of a sentence, copied from the prompt verbatim, that is not read as new code
+_VERBATIM_MIN = 8
 
 
 def _balanced(text: str, start: int) -> int:
@@ -192,6 +203,23 @@ def _balanced(text: str, start: int) -> int:
     of ``text`` when it is never closed)."""
     end = bracket_end(text, start)
     return len(text) if end is None else end
+
+
+def _without_verbatim(text: str, question: str) -> str:
+    """``text`` with each run of at least ``_VERBATIM_MIN`` characters that occurs in the
+    prompt verbatim blanked out (longest first, left to right)."""
+    out, i = [], 0
+    while i < len(text):
+        j = i + _VERBATIM_MIN
+        if j <= len(text) and text[i:j] in question:
+            while j < len(text) and text[i:j + 1] in question:
+                j += 1
+            out.append(" ")
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
 
 
 def _is_code(sent: str, question: str) -> bool:
@@ -226,6 +254,8 @@ def _is_code(sent: str, question: str) -> bool:
     text = "".join(out) + text[pos:]
     text = _QUOTED.sub(lambda m: " " if m.group(0) in question or m.group(0)[1:-1] in question
                        else m.group(0), text)
+    text = _without_verbatim(text, question)  # the item's place, quoted: "..., return []."
+    text = _LITERAL.sub(lambda m: " " if m.group(0) in question else m.group(0), text)
     if _CODE_SYNTAX.search(text):
         return True
     # a call, a subscript or a method call that is not in the prompt
@@ -237,11 +267,16 @@ def drop_code_leaks(text: str, question: str) -> str:
 
     A sentence is dropped when it contains code: a fenced block, a backticked snippet that is
     more than a name of the prompt, ``def``, ``lambda``, ``return`` followed by an expression,
-    an assignment or comparison operator (``=``, ``==``, ``<``, ``>=``, ...), a call,
-    subscript or method call that is not a verbatim part of the prompt, or a sentence that
-    parses as a Python statement other than a bare name (quoted strings and calls copied
-    from the prompt, e.g. an example's input, are not code); or when it states an output
-    ("returns 5", "should be True", "gives [1, 2]") with a value that is not in the prompt.
+    an assignment or comparison operator (``=``, ``==``, ``<``, ``>=``, ...), an import, ``%``,
+    ``//`` or ``**`` between operands, an attribute (``xs.sort``), a list, set or dict
+    literal, a call, subscript or method call that is not a verbatim part of the prompt, or a
+    sentence that parses as a Python statement other than a bare name (quoted strings, calls
+    and any run of 8 or more characters copied from the prompt verbatim, e.g. an example's
+    input or the item's place, are not code); or when it states an output ("returns 5",
+    "should be True", "gives [1, 2]") with a value that is not in the prompt (a number must
+    be one of the prompt's numbers, not a digit of one).
+    Changing this filter or the code item prompt changes the hints: bump
+    :data:`llm_bridge.code_pitfalls.CODE_PITFALLS_VERSION` (in the identity of code-pitfall runs).
 
     >>> q = 'def f(xs):\\n    \"\"\"Return the longest string, None if xs is empty.\\n    >>> f([])\\n    \"\"\"\\n'
     >>> drop_code_leaks("Mind the empty list in f([]). Use `max(xs, key=len)` for the rest.", q)
@@ -256,12 +291,21 @@ def drop_code_leaks(text: str, question: str) -> str:
     return " ".join(_kept_code_sentences(text, question))
 
 
+def _in_prompt(value: str, question: str) -> bool:
+    """Whether a claimed output is the prompt's: a number among the prompt's numbers (not a
+    digit of a longer one: "1" is not in "1000"), any other value verbatim."""
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", value):
+        signed = re.findall(r"-?\d+(?:\.\d+)?", question)
+        return value in set(signed) | {v.lstrip("-") for v in signed}
+    return value in question
+
+
 def _kept_code_sentences(text: str, question: str) -> list[str]:
     keep = []
     for sent in _sentences(text):
         if _is_code(sent, question):
             continue
-        if any(m.group(1) not in question for m in _CODE_OUTPUT.finditer(sent)):
+        if any(not _in_prompt(m.group(1), question) for m in _CODE_OUTPUT.finditer(sent)):
             continue
         keep.append(sent)
     return keep
@@ -338,10 +382,10 @@ class Advisor:
         return settings
 
     def _hint(self, question: str, g, action, item: str | None = None) -> Hint:
-        adv = _clean(g.text)
+        code = item is not None and self.item_kind == "code"
+        adv = _clean(g.text, keep_quotes=code)
         dropped = 0
         if self.filter_leaks:
-            code = item is not None and self.item_kind == "code"
             kept = (_kept_code_sentences if code else _kept_sentences)(adv, question)
             dropped = len(_sentences(adv)) - len(kept)
             adv = " ".join(kept)

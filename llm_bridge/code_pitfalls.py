@@ -67,9 +67,11 @@ from .pitfalls import Pitfall
 __all__ = ["CODE_PITFALLS", "CODE_PITFALLS_VERSION", "CodePrompt", "code_prompt_of", "find_code_pitfalls",
            "code_pitfall_of", "code_pitfall_item"]
 
-#: The version of the code states, their rules, descriptions and places, in run identities: a
-#: folder made with other definitions is not resumed with these.
-CODE_PITFALLS_VERSION = 1
+#: The version of the code states, their rules, descriptions and places, and of the Advisor's
+#: code item prompt and code leak filter (``llm_bridge.advisor``), in run identities: a folder
+#: made with other definitions is not resumed with these. 2: the filter keeps double quotes
+#: and verbatim runs of the prompt, and catches imports, operators, attributes and literals.
+CODE_PITFALLS_VERSION = 2
 #: The decision list, in order (the module docstring says what each means).
 CODE_PITFALLS: tuple[Pitfall, ...] = (
     Pitfall("edge", "The docstring or its examples show an edge case (an empty input, None, zero, "

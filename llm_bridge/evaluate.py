@@ -72,8 +72,9 @@ IDENTITY_DEFAULTS = {"engine": "torch", "compute_type": None, "grading": "origin
 GRADING = {"humaneval": "outside-the-child"}
 #: The pitfall states' definitions and the leak filter, in the identity of pitfall-state runs.
 ITEMS_VERSION = f"pitfalls-{PITFALLS_VERSION}"
-#: The code pitfall states' definitions, the Advisor's code item prompt and the code leak
-#: filter, in the identity of code-pitfall-state runs.
+#: The code pitfall states' definitions (``llm_bridge.code_pitfalls``), the Advisor's code item
+#: prompt and the code leak filter (``llm_bridge.advisor``), in the identity of code-pitfall-state
+#: runs: all versioned by ``CODE_PITFALLS_VERSION``.
 CODE_ITEMS_VERSION = f"code-pitfalls-{CODE_PITFALLS_VERSION}"
 
 

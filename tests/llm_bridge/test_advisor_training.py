@@ -181,6 +181,12 @@ def test_positives_default_keeps_old_identities():
 
     assert "positives" not in run_identity(_tiny_config(), "fp", "r")["config"]
     assert run_identity(_tiny_config(positives="content"), "fp", "r")["config"]["positives"] == "content"
+    # positives touches its own field only, with and without a Receiver compute type
+    for rct in (None, "int8"):
+        anyc = run_identity(_tiny_config(receiver_compute_type=rct), "fp", "r")["config"]
+        content = run_identity(_tiny_config(receiver_compute_type=rct, positives="content"), "fp", "r")["config"]
+        assert content.pop("positives") == "content" and content == anyc
+        assert ("receiver_compute_type" in anyc) == (rct is not None)
 
 
 def test_config_validation():

@@ -178,11 +178,17 @@ def test_humaneval_items_hold_nothing_of_the_tests_or_the_solution(humaneval):
     "The function returns 17 for that list.",
     "f([]) should be 'nothing'.",
     "An empty list gives [0, 0].",
+    "Use {x for x in xs} to dedupe.",
+    "Try x % 2 and x // 2 for the parity.",
+    "Use xs.sort before picking.",
+    "import itertools and use groupby.",
+    "The longest of ['a', 'bb'] is bb.",
+    "An empty list returns 1.",  # the prompt has 1000, not 1
 ])
 def test_the_code_leak_filter_drops_code_and_outputs(sentence):
     from llm_bridge.advisor import drop_code_leaks
 
-    q = 'def f(xs):\n    """Return the longest string, None if xs is empty.\n    >>> f([])\n    """\n'
+    q = 'def f(xs):\n    """Return the longest string, None if xs is empty.\n    >>> f([])\n    >>> f(["a" * 1000])\n    """\n'
     assert drop_code_leaks(f"Mind the empty list. {sentence}", q) == "Mind the empty list."
 
 
@@ -200,6 +206,27 @@ def test_the_code_leak_filter_keeps_advice(sentence):
 
     q = 'def f(xs):\n    """Return the longest string, None if xs is empty.\n    >>> f([])\n    """\n'
     assert drop_code_leaks(sentence, q) == sentence
+
+
+def test_the_code_leak_filter_keeps_every_quoted_place(humaneval):
+    """A hint that quotes the item's place (what the Advisor is asked to do) keeps it, on all
+    164 HumanEval problems: the place's quotes, returns and literals are the prompt's."""
+    from llm_bridge.advisor import drop_code_leaks
+
+    kept = 0
+    for p in humaneval[1]:
+        item = code_pitfall_item(p, code_pitfall_of(p))
+        if " Where: " not in item:
+            continue
+        place = item.split(" Where: ", 1)[1].rstrip(".")
+        for sentence in (f"Mind {place} here.", f"Watch the case {place}."):
+            assert drop_code_leaks(sentence, p.question) == sentence, (p.uid, sentence)
+        kept += 1
+    assert kept > 100
+    # the same place, changed, is new code again
+    q = 'def f(xs):\n    """If xs is empty, return [].\n    """\n'
+    assert drop_code_leaks("If xs is empty, return [].", q) == "If xs is empty, return []."
+    assert drop_code_leaks("If xs is empty, return [0].", q) == ""
 
 
 # ------------------------------------------------------------ the Advisor with code items

@@ -113,7 +113,8 @@ def dpo_pairs(rows: Sequence[dict], *, max_per_group: int = 4, seed: int = 0,
         content: dict[str, bool] = {}
         for r in g:  # one reward per distinct text (greedy answers: equal texts, equal rewards)
             best.setdefault(r["advisor_text"], r["reward"])
-            content.setdefault(r["advisor_text"], has_content(r))
+            # a text is a positive when any of its hints reached the Receiver whole (as in RFT)
+            content[r["advisor_text"]] = content.get(r["advisor_text"], False) or has_content(r)
         texts = list(best)
         pairs = [(w, l) for w in texts for l in texts if best[w] > best[l]
                  and (positives == "any" or content[w])]

@@ -47,10 +47,10 @@ def run_identity(config: AdvisorTrainingConfig, advisor_fp: str, receiver_name: 
         del cfg["engine"], cfg["compute_type"]
     if config.receiver_compute_type is None:  # likewise, before the Receiver's own field
         del cfg["receiver_compute_type"]
-    if config.positives == "any":  # likewise, before the positives field
-        del cfg["positives"]
     else:
         cfg["receiver_compute_type"] = config.receiver_engine_setting()[1]
+    if config.positives == "any":  # likewise, before the positives field
+        del cfg["positives"]
     return {"advisor": advisor_fp, "receiver": receiver_name, "config": cfg,
             "seeds": HINT_SEEDS}
 
