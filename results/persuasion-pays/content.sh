@@ -5,7 +5,13 @@
 # (and the main run's generation cache, where there is one), so they are read back, not redone.
 # Needs the opt-in Receivers: persuasion models install qwen2.5-coder-1.5b --compute-type int8
 #                              persuasion models install qwen2.5-coder-0.5b --compute-type int8
+# `content.sh --training-receiver-only` leaves the 0.5B's after evaluation out (the transfer
+# Receiver is resume-free: a later plain run adds it and reads the rest back).
 set -euo pipefail
+transfer=(--transfer-receiver qwen2.5-coder-0.5b)
+if [[ ${1:-} == --training-receiver-only ]]; then transfer=(); elif [[ -n ${1:-} ]]; then
+  echo "usage: content.sh [--training-receiver-only]" >&2; exit 2
+fi
 cd "$(dirname "$0")/../.."
 R=results/persuasion-pays
 if [[ ! -e $R/content/run.json ]]; then
@@ -21,7 +27,7 @@ if [[ ! -e $R/content/run.json ]]; then
 fi
 persuasion train advisor --task "basic_arithmetic:max_digits=2" --states pitfall \
   --advisor smollm2-135m --receiver qwen2.5-coder-1.5b --receiver-compute-type int8 \
-  --transfer-receiver qwen2.5-coder-0.5b \
+  "${transfer[@]}" \
   --n 300 --n-calibration 90 --n-prior 300 --n-train 200 --k 4 --method rft+dpo \
   --signals scheme --max-new-tokens 384 --gen-batch-size 32 --seed 0 \
   --positives content \
