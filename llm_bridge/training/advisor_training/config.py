@@ -16,6 +16,12 @@ SIGNALS = ("scheme", "support", "all")
 RFT_SELECT = ("above_mean", "correct")
 #: Which sampled hints may be positives (RFT examples, DPO chosen hints): see ``positives``.
 POSITIVES = ("any", "content")
+
+
+def check_positives(positives: str) -> None:
+    """Refuse a ``positives`` value that is not one of :data:`POSITIVES`."""
+    if positives not in POSITIVES:
+        raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {positives!r}")
 CONDITIONS = ("none", "prior", "posterior")
 # settings that may change between a run and its resumption
 RESUME_FREE = ("progress", "device", "gen_batch_size", "amp", "transfer_receiver")
@@ -54,7 +60,7 @@ class AdvisorTrainingConfig:
         Which sampled hints may be positives, i.e. RFT examples and the chosen hint of a DPO
         pair. ``any``: every helpful hint, including one whose Advisor sentence the leak
         filter removed entirely; its training target is then the empty text, so the Advisor
-        learns to write nothing (the main run of issue 13 did: 293 of its 300 trained test
+        learns to write nothing (the main run of issue 13 did: 294 of its 300 trained posterior
         hints were the bare instruction). ``content``: only hints whose Advisor sentence
         reached the Receiver whole (non-empty, no sentence filtered), so every target is the
         Advisor's own cleaned sample; any hint may still be the rejected one of a pair.
@@ -163,8 +169,7 @@ class AdvisorTrainingConfig:
             raise ConfigError(f"reward: expected 'correct' or 'score', got {self.reward!r}")
         if self.rft_select not in RFT_SELECT:
             raise ConfigError(f"rft_select: expected one of {', '.join(RFT_SELECT)}, got {self.rft_select!r}")
-        if self.positives not in POSITIVES:
-            raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {self.positives!r}")
+        check_positives(self.positives)
         if self.k < 2 and self.method != "rft":
             raise ConfigError(f"k: DPO needs at least 2 hints per (problem, signal), got {self.k}")
         for name in ("temperature", "beta", "lr", "dpo_lr"):

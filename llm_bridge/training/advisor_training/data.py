@@ -9,7 +9,7 @@ import numpy as np
 from persuasion.runs import derive_rng
 
 from ...errors import ConfigError
-from .config import POSITIVES, RFT_SELECT
+from .config import RFT_SELECT, check_positives
 
 __all__ = ["rft_loss", "dpo_loss", "rft_examples", "dpo_pairs", "helpful_count", "has_content"]
 
@@ -50,11 +50,6 @@ def _groups(rows: Sequence[dict]) -> dict[tuple[str, str], list[dict]]:
     return out
 
 
-def _check_positives(positives: str) -> None:
-    if positives not in POSITIVES:
-        raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {positives!r}")
-
-
 def has_content(row: dict) -> bool:
     """Whether the Advisor's sentence of a sampled hint reached the Receiver whole: non-empty
     and no sentence removed by the leak filter (``positives="content"``)."""
@@ -71,7 +66,7 @@ def rft_examples(rows: Sequence[dict], select: str = "above_mean", positives: st
     """
     if select not in RFT_SELECT:
         raise ConfigError(f"rft_select: expected one of {', '.join(RFT_SELECT)}, got {select!r}")
-    _check_positives(positives)
+    check_positives(positives)
     out = []
     for (uid, action), g in sorted(_groups(rows).items()):
         mean = float(np.mean([r["reward"] for r in g]))
@@ -89,7 +84,7 @@ def rft_examples(rows: Sequence[dict], select: str = "above_mean", positives: st
 def helpful_count(rows: Sequence[dict], select: str, positives: str = "any") -> int:
     """Samples counted as helpful (duplicates included; with ``positives="content"`` only those
     with :func:`has_content`)."""
-    _check_positives(positives)
+    check_positives(positives)
     n = 0
     for g in _groups(rows).values():
         mean = float(np.mean([r["reward"] for r in g]))
@@ -106,7 +101,7 @@ def dpo_pairs(rows: Sequence[dict], *, max_per_group: int = 4, seed: int = 0,
     ``positives="content"``: the chosen hint has :func:`has_content` (the rejected one may be
     any, the empty text included).
     """
-    _check_positives(positives)
+    check_positives(positives)
     out = []
     for gi, ((uid, action), g) in enumerate(sorted(_groups(rows).items())):
         best: dict[str, float] = {}
