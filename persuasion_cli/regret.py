@@ -8,7 +8,7 @@ import sys
 
 from persuasion.errors import GameValidationError
 from persuasion.game import load_game
-from persuasion.online.executors import parse_executor
+from persuasion.online.executors import check_workers, parse_executor
 from theory.regret import RegretAnalysis, regret_analysis
 
 from .console import prints_to_stderr
@@ -16,7 +16,7 @@ from .console import prints_to_stderr
 __all__ = ["add_regret_command", "regret_command"]
 
 #: The library's argument names -> the options that set them.
-_OPTION_OF = {"learners": "--learner", "executor": "--executor"}
+_OPTION_OF = {"learners": "--learner", "executor": "--executor", "workers": "--workers"}
 
 
 def add_regret_command(sub) -> None:
@@ -36,7 +36,8 @@ def add_regret_command(sub) -> None:
                    help="epoch growth factor of the re-solve schedule (default 2)")
     r.add_argument("--workers", type=int, default=None,
                    help="parallel processes of the local, dask:local and ray:local executors "
-                        "(default: one per CPU core, at most one per run)")
+                        "(default: one per CPU core, at most one per run; refused with a running "
+                        "cluster, dask:tcp://HOST:PORT or ray:ADDRESS, whose size is its own)")
     r.add_argument("--executor", metavar="SPEC", default="local",
                    help="where the runs execute: local (processes here), dask:local (a Dask "
                         "cluster on this machine), dask:tcp://HOST:PORT (a running Dask "
@@ -62,9 +63,13 @@ def _check_options(args) -> None:
     if args.workers is not None and args.workers < 1:
         raise GameValidationError("--workers", "must be a positive integer")
     try:
-        parse_executor(args.executor)  # before any run starts
+        spec = parse_executor(args.executor)  # before any run starts
     except GameValidationError as exc:
         raise GameValidationError("--executor", exc.problem) from None
+    try:
+        check_workers(spec, args.workers)
+    except GameValidationError as exc:
+        raise GameValidationError("--workers", exc.problem) from None
 
 
 def _print_table(summary: RegretAnalysis, args) -> None:

@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict
 
 from persuasion.errors import GameValidationError
-from persuasion.online.executors import parse_executor
+from persuasion.online.executors import check_workers, parse_executor
 from theory.verify import run_verification
 
 from .exits import EXIT_CHECK_FAILED
@@ -48,9 +48,13 @@ def verify_command(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise GameValidationError("--workers", "must be a positive integer")
     try:  # a bad spec or a missing extra: one line naming the option, before any check
-        parse_executor(args.executor)
+        spec = parse_executor(args.executor)
     except GameValidationError as exc:
         raise GameValidationError("--executor", exc.problem) from None
+    try:
+        check_workers(spec, args.workers)
+    except GameValidationError as exc:
+        raise GameValidationError("--workers", exc.problem) from None
     checks = run_verification(args.out, n_games=args.games, horizon=args.horizon,
                               seeds=args.seeds, delta=args.delta, seed=args.seed,
                               verbose=not args.json, executor=args.executor,

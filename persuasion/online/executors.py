@@ -9,8 +9,8 @@ spec                       engine
                            processes (``max_workers``, default one per CPU core), one
                            thread each, no dashboard; closed on exit
 ``dask:tcp://HOST:PORT``   a ``distributed.Client`` connected to a running Dask
-                           scheduler (the cluster's size is its own; the scheduler is
-                           left running on exit)
+                           scheduler (the cluster's size is its own, so ``max_workers``
+                           is refused; the scheduler is left running on exit)
 ``ray:local``              a local Ray instance (``ray.init`` with ``num_cpus``, no
                            dashboard); shut down on exit if it was started here
 ``ray:ADDRESS``            ``ray.init(address=ADDRESS)``: ``auto``, ``HOST:PORT`` or
@@ -58,8 +58,8 @@ from dataclasses import dataclass
 from ..errors import GameValidationError
 from ..net import is_loopback_host
 
-__all__ = ["ExecutorSpec", "parse_executor", "open_executor", "CONNECT_TIMEOUT",
-           "EXECUTOR_SPECS"]
+__all__ = ["ExecutorSpec", "parse_executor", "check_workers", "open_executor",
+           "CONNECT_TIMEOUT", "EXECUTOR_SPECS"]
 
 #: Seconds to wait for a remote scheduler (Dask) or cluster head (Ray) to answer.
 CONNECT_TIMEOUT = 5.0
@@ -317,6 +317,16 @@ def _ray(spec: ExecutorSpec, max_workers, n_tasks, timeout):
     finally:
         if started:
             ray.shutdown()
+
+
+def check_workers(spec: ExecutorSpec, max_workers) -> None:
+    """Refuse a number of workers for a running cluster (``dask:tcp://...``, ``ray:ADDRESS``),
+    whose size is its own: it would be ignored. Raises
+    :class:`~persuasion.errors.GameValidationError` (field ``workers``)."""
+    if spec.address is not None and max_workers is not None:
+        raise GameValidationError(
+            "workers", f"{spec.text} is a running cluster whose size is its own; a number of "
+                       f"workers applies to local, dask:local and ray:local only (leave it out)")
 
 
 def open_executor(spec, *, max_workers: int | None = None, n_tasks: int | None = None,

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from ..game import game_from_dict
 from ..runs import JsonlWriter, read_jsonl, repair_jsonl
-from .executors import open_executor, parse_executor
+from .executors import check_workers, open_executor, parse_executor
 from .learners import make_learner
 from .simulate import simulate
 
@@ -144,15 +144,16 @@ def run_sweep(tasks, path, *, executor="local", max_workers: int | None = None,
     ------
     persuasion.errors.GameValidationError
         A bad spec (field ``executor``), its optional package missing, or its scheduler
-        unreachable.
+        unreachable (nothing is written, not even ``path``'s folder); ``max_workers`` given
+        for a running cluster (field ``workers``).
     SweepTaskError
         Some runs failed for good (raised after every other run was written).
     """
     spec = None  # an executor object: the caller's to close
     if executor is None or isinstance(executor, str):
         spec = parse_executor("local" if executor is None else executor)  # before any work
+        check_workers(spec, max_workers)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     repair_jsonl(path)
     done = {rec["key"] for rec in read_results(path)}
     todo = list({t["key"]: t for t in tasks if t["key"] not in done}.values())
@@ -169,6 +170,7 @@ def run_sweep(tasks, path, *, executor="local", max_workers: int | None = None,
                                                desc=desc, unit="run", leave=False))
             else:
                 bar = None
+            path.parent.mkdir(parents=True, exist_ok=True)  # once the engine answered
             out = stack.enter_context(JsonlWriter(path, ensure_ascii=True))  # fsync'ed per record
             task_of = {executor.submit(task_fn, t): t for t in todo}
             pending = set(task_of)

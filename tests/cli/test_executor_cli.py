@@ -34,11 +34,11 @@ def regret(game, *argv, env=None, timeout=120):
     return p.returncode, p.stdout, p.stderr
 
 
-def assert_one_line_error(code, out, err, *says):
+def assert_one_line_error(code, out, err, *says, option="--executor"):
     assert code == 2, err
     assert out == ""
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("persuasion: error: --executor: "), err
+    assert len(lines) == 1 and lines[0].startswith(f"persuasion: error: {option}: "), err
     for text in says:
         assert text in lines[0], lines[0]
 
@@ -68,13 +68,40 @@ def test_missing_optional_package(game, tmp_path):
     assert not (tmp_path / "o").exists()  # refused before anything ran
 
 
-def test_unreachable_scheduler(game):
-    pytest.importorskip("distributed", reason="the dask extra is not installed")
+def _free_port():
     with socket.socket() as s:  # a free port: nobody listens there once it is closed
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert_one_line_error(*regret(game, "--executor", f"dask:tcp://127.0.0.1:{port}"),
+        return s.getsockname()[1]
+
+
+def test_unreachable_scheduler(game, tmp_path):
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    port = _free_port()
+    out = tmp_path / "out"
+    assert_one_line_error(*regret(game, "--executor", f"dask:tcp://127.0.0.1:{port}",
+                                  "--out", str(out)),
                           f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert not out.exists()  # no empty results folder left behind
+
+
+def test_workers_refused_for_a_running_cluster(game, tmp_path):
+    """--workers cannot size a cluster that is already running: refused in one line before
+    anything connects, not silently ignored; the library refuses the same (field workers)."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    from persuasion.errors import GameValidationError
+    from persuasion.online.sweep import make_tasks, run_sweep
+
+    spec = f"dask:tcp://127.0.0.1:{_free_port()}"
+    out = tmp_path / "out"
+    assert_one_line_error(*regret(game, "--executor", spec, "--workers", "2", "--out", str(out)),
+                          f"{spec} is a running cluster whose size is its own",
+                          "local, dask:local and ray:local only", option="--workers")
+    assert not out.exists()
+    tasks = make_tasks([PROSECUTOR], ["robust"], 50, [0], {})
+    with pytest.raises(GameValidationError) as info:
+        run_sweep(tasks, out / "runs.jsonl", executor=spec, max_workers=2, progress=False)
+    assert info.value.field == "workers"
+    assert not out.exists()
 
 
 def test_silent_scheduler_times_out(game):

@@ -51,3 +51,18 @@ def test_verify_bad_executor_is_one_line(capsys):
     assert main(["verify", "--executor", "nonsense"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("persuasion: error: --executor:")
+
+
+def test_verify_refuses_workers_for_a_running_cluster(tmp_path, capsys):
+    """``--workers`` with a running cluster would be ignored (its size is its own): one line,
+    before any check runs (no report folder)."""
+    import pytest
+
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    out = tmp_path / "report"
+    assert main(["verify", "--out", str(out), "--executor", "dask:tcp://127.0.0.1:8786",
+                 "--workers", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("persuasion: error: --workers: "), err
+    assert "dask:tcp://127.0.0.1:8786 is a running cluster whose size is its own" in err[0]
+    assert not out.exists()
