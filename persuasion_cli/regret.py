@@ -13,7 +13,7 @@ from theory.regret import RegretAnalysis, regret_analysis
 
 from .console import prints_to_stderr
 
-__all__ = ["add_regret_command", "regret_command"]
+__all__ = ["add_regret_command", "regret_command", "check_executor_options"]
 
 #: The library's argument names -> the options that set them.
 _OPTION_OF = {"learners": "--learner", "executor": "--executor", "workers": "--workers"}
@@ -60,10 +60,17 @@ def _check_options(args) -> None:
         raise GameValidationError("--delta", "must be in (0, 1)")
     if args.growth <= 1:
         raise GameValidationError("--growth", "must be > 1")
+    check_executor_options(args)
+
+
+def check_executor_options(args) -> None:
+    """``--workers`` and ``--executor`` of ``regret`` and ``verify``, before any run starts:
+    one error naming the option (a bad count, a bad spec or a missing extra, a count for a
+    running cluster)."""
     if args.workers is not None and args.workers < 1:
         raise GameValidationError("--workers", "must be a positive integer")
     try:
-        spec = parse_executor(args.executor)  # before any run starts
+        spec = parse_executor(args.executor)
     except GameValidationError as exc:
         raise GameValidationError("--executor", exc.problem) from None
     try:

@@ -8,10 +8,10 @@ import os
 from dataclasses import asdict
 
 from persuasion.errors import GameValidationError
-from persuasion.online.executors import check_workers, parse_executor
 from theory.verify import run_verification
 
 from .exits import EXIT_CHECK_FAILED
+from .regret import check_executor_options
 
 __all__ = ["add_verify_command", "verify_command"]
 
@@ -45,16 +45,7 @@ def verify_command(args) -> int:
             raise GameValidationError(f"--{name}", "must be a positive integer")
     if not 0 < args.delta < 1:
         raise GameValidationError("--delta", "must be in (0, 1)")
-    if args.workers is not None and args.workers < 1:
-        raise GameValidationError("--workers", "must be a positive integer")
-    try:  # a bad spec or a missing extra: one line naming the option, before any check
-        spec = parse_executor(args.executor)
-    except GameValidationError as exc:
-        raise GameValidationError("--executor", exc.problem) from None
-    try:
-        check_workers(spec, args.workers)
-    except GameValidationError as exc:
-        raise GameValidationError("--workers", exc.problem) from None
+    check_executor_options(args)  # before any check
     checks = run_verification(args.out, n_games=args.games, horizon=args.horizon,
                               seeds=args.seeds, delta=args.delta, seed=args.seed,
                               verbose=not args.json, executor=args.executor,

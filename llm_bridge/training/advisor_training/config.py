@@ -16,15 +16,15 @@ SIGNALS = ("scheme", "support", "all")
 RFT_SELECT = ("above_mean", "correct")
 #: Which sampled hints may be positives (RFT examples, DPO chosen hints): see ``positives``.
 POSITIVES = ("any", "content")
+CONDITIONS = ("none", "prior", "posterior")
+# settings that may change between a run and its resumption
+RESUME_FREE = ("progress", "device", "gen_batch_size", "amp", "transfer_receiver")
 
 
 def check_positives(positives: str) -> None:
     """Refuse a ``positives`` value that is not one of :data:`POSITIVES`."""
     if positives not in POSITIVES:
         raise ConfigError(f"positives: expected one of {', '.join(POSITIVES)}, got {positives!r}")
-CONDITIONS = ("none", "prior", "posterior")
-# settings that may change between a run and its resumption
-RESUME_FREE = ("progress", "device", "gen_batch_size", "amp", "transfer_receiver")
 
 
 @dataclass(frozen=True)
