@@ -10,7 +10,7 @@ import os
 from persuasion.checks import integer_problem, positive_number_problem
 
 __all__ = ["int_at_least", "positive_int", "positive_float", "DefaultsHelpFormatter",
-           "add_job_output_options", "add_engine_options", "add_sandbox_option",
+           "add_job_output_options", "add_engine_options", "add_api_options", "add_sandbox_option",
            "apply_sandbox_option", "SANDBOX_ENV"]
 
 #: The environment variable that chooses the sandbox of model-written code
@@ -92,6 +92,18 @@ def add_engine_options(parser, what: str = "local models") -> None:
                         help="ct2 weights' compute type (default float32 on the CPU, the torch "
                              "loop's greedy text; float16 on CUDA; int8 is faster but cost "
                              "SmolLM2-135M accuracy, see the README)")
+
+
+def add_api_options(parser, what: str = "an openai: Receiver") -> None:
+    """``--api-timeout`` and ``--api-concurrency``: the request settings of ``what``
+    (:class:`llm_bridge.receivers.OpenAIReceiver`'s ``timeout`` and ``concurrency``)."""
+    parser.add_argument("--api-timeout", type=positive_float("--api-timeout"), default=60.0,
+                        help=f"{what}'s seconds per request attempt (raise it for a slow local "
+                             "server: a timed-out request is retried while the server still "
+                             "computes it)")
+    parser.add_argument("--api-concurrency", type=positive_int("--api-concurrency"), default=4,
+                        help=f"{what}'s requests in flight (a batching server such as `bridge "
+                             "serve` answers concurrent requests as one batch)")
 
 
 def add_sandbox_option(parser) -> None:

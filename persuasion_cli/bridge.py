@@ -24,8 +24,8 @@ from llm_bridge.receivers import check_receiver_specs
 from llm_bridge.server import DEFAULT_MAX_TOKENS, check_host, serve
 from llm_bridge.training.advisor_training import load_trained_advisor
 
-from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
-                       add_sandbox_option)
+from .argtypes import (DefaultsHelpFormatter, add_api_options, add_engine_options,
+                       add_job_output_options, add_sandbox_option)
 from .argtypes import positive_int as _positive
 from .console import prints_to_stderr, set_torch_threads
 
@@ -80,12 +80,7 @@ def add_bridge_commands(sub) -> None:
                    help="prompts per generation batch")
     e.add_argument("--device", default="cpu", help="torch device of local models: cpu, cuda, cuda:1, ...")
     add_engine_options(e, "the Advisor and a local Receiver")
-    e.add_argument("--api-timeout", type=float, default=60.0,
-                   help="an openai: Receiver's seconds per request attempt (raise it for a slow local "
-                        "server: a timed-out request is retried while the server still computes it)")
-    e.add_argument("--api-concurrency", type=int, default=4,
-                   help="an openai: Receiver's requests in flight (a batching server such as "
-                        "`bridge serve` answers concurrent requests as one batch)")
+    add_api_options(e)
     e.add_argument("--receiver-compute-type", default=None,
                    help="a local Receiver's ct2 compute type where it differs from --compute-type "
                         "(e.g. int8 for a Qwen Receiver beside a float32 SmolLM2 Advisor)")

@@ -27,12 +27,12 @@ import re
 from llm_bridge.cache import GenerationCache
 from llm_bridge.errors import ConfigError
 from llm_bridge.models import load_causal_lm
-from llm_bridge.receivers import check_receiver_specs, make_receiver
+from llm_bridge.receivers import check_receiver_specs, make_receiver, openai_base_url
 from llm_bridge.tasks import load_task
 from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
 
-from .argtypes import (DefaultsHelpFormatter, add_engine_options, add_job_output_options,
-                       add_sandbox_option)
+from .argtypes import (DefaultsHelpFormatter, add_api_options, add_engine_options,
+                       add_job_output_options, add_sandbox_option)
 from .argtypes import int_at_least as _int_at_least
 from .argtypes import positive_float as _positive_float
 from .console import prints_to_stderr, set_torch_threads
@@ -110,6 +110,7 @@ def add_cyclealign_command(subparsers) -> None:
                    help="a local black box's ct2 compute type where it differs from --compute-type "
                         "(e.g. int8 for a Qwen judge beside a float32 SmolLM2 white box; recorded in "
                         "the run's identity with the black box's engine)")
+    add_api_options(p, "an openai: black box")
     add_sandbox_option(p)
     p.add_argument("--no-cache", action="store_true",
                    help="do not cache the black box's answers in <out>/black_box_cache.sqlite")
@@ -143,9 +144,12 @@ def cyclealign_command(args) -> int:
         # the white box trains in float32 (CUDA: autocast does the mixed precision)
         white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
         cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
-        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device,
-                              engine=args.engine, threads=args.threads,
-                              compute_type=args.black_box_compute_type or args.compute_type)
+        spec = args.black_box or args.white_box
+        api = ({"timeout": args.api_timeout, "concurrency": args.api_concurrency}
+               if openai_base_url(spec) is not None else {})  # request settings, not the identity
+        black = make_receiver(spec, cache=cache, device=args.device, engine=args.engine,
+                              threads=args.threads,
+                              compute_type=args.black_box_compute_type or args.compute_type, **api)
         result = run_cyclealign(config, white_box=white, black_box=black, task=task,
                                 out_dir=out, start_over=args.start_over).to_dict()
     if args.json:

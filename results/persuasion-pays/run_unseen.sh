@@ -25,17 +25,8 @@ if [[ $stage != api ]]; then
 fi
 [[ $stage != smollm2 ]] || exit 0
 
-log=$(mktemp)
-persuasion bridge serve --model qwen2.5-coder-1.5b --compute-type int8 --port 0 > "$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 600); do
-  url=$(sed -n 's/^serving .* at \(http:[^ ]*\) .*/\1/p' "$log")
-  [[ -n "$url" ]] && break
-  kill -0 "$server" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 1
-done
-[[ -n "$url" ]] || { echo "run_unseen.sh: bridge serve did not start" >&2; exit 1; }
+source results/lib/serve_qwen.sh
+serve_qwen 0
 persuasion bridge evaluate "${common[@]}" --receiver "openai:qwen2.5-coder-1.5b@$url" \
   --advisor-adapter "$ADAPTER" --game-from "$R/main/before/summary.json" \
   --api-timeout 1800 --api-concurrency 16 \

@@ -235,3 +235,36 @@ def test_bridge_evaluate_json_with_a_live_api_receiver(tmp_path, one_json_object
     rows = [json.loads(x) for x in (tmp_path / "o" / "records.jsonl").read_text().splitlines()]
     assert len(rows) == 9 and {r["answer"] for r in rows} == {"Answer: 7"}
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_cyclealign_with_a_live_api_black_box(tmp_path, one_json_object):
+    """``--black-box openai:...`` with ``--api-timeout``/``--api-concurrency``: the run goes through
+    the server (a judge that never ranks: every ranking unparsed, the loop still finishes)."""
+    from llm_bridge.server import serve
+
+    with serve(_ConstantReceiver(), model_name="constant") as handle:
+        proc, _ = _persuasion([
+            "cyclealign", "--task", "chain_sum", "--cycles", "1", "--n", "4", "--k", "2",
+            "--max-new-tokens", "4", "--white-box", "gpt2-tiny", "--black-box",
+            f"openai:constant@{handle.url}", "--api-timeout", "30", "--api-concurrency", "2",
+            "--no-baseline", "--threads", "1", "--out", str(tmp_path / "o"), "--json"],
+            OPENAI_API_KEY=SECRET)
+        requests = handle.chat_requests
+    r = one_json_object(proc)
+    assert r["black_box"] == f"openai:constant@{handle.url}"
+    assert requests >= 2  # both training problems (n = 4, 2 held out) were judged through it
+    assert r["cycles"][0]["parse_failure_rate"] == 1.0
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("command,option,value", [
+    (["cyclealign", "--task", "chain_sum"], "--api-timeout", "0"),
+    (["cyclealign", "--task", "chain_sum"], "--api-concurrency", "two"),
+    (["bridge", "evaluate"], "--api-timeout", "nan"),
+    (["bridge", "evaluate"], "--api-concurrency", "0"),
+])
+def test_api_request_options_refuse_bad_values_in_one_line(command, option, value, tmp_path):
+    proc, _ = _persuasion([*command, option, value, "--out", str(tmp_path / "o")], timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{option}:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
