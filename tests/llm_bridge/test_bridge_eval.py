@@ -339,12 +339,17 @@ def test_changed_settings_start_over_only_when_asked(tmp_path, llama_tiny, mix_t
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
-@pytest.mark.parametrize("name", ["bridge-math", "bridge-code", "advisor/before", "advisor/after"])
+@pytest.mark.parametrize("name", [
+    "bridge-math", "bridge-code", "advisor/before", "advisor/after",
+    *(f"persuasion-pays/{f}" for f in (
+        "main/before", "main/after", "main/transfer_before", "main/transfer_after",
+        "content/after", "content/transfer_after", "unseen-smollm2/before", "unseen-smollm2/after",
+        "api-1.5b/after", "humaneval", "pilot1-1.5b"))])
 def test_measured_runs_still_read_and_resume(name):
     """The run folders in results/: their summary reads back as a typed result with the same
     dict, and their config.json is the fingerprint of the settings stored in it (so a rerun
     with those settings resumes)."""
-    from llm_bridge.evaluate import IDENTITY_DEFAULTS, EvalConfig, EvaluationResult
+    from llm_bridge.evaluate import IDENTITY_DEFAULTS, ITEMS_VERSION, EvalConfig, EvaluationResult
     from persuasion.runs import settings_diff
 
     folder = RESULTS / name
@@ -357,10 +362,15 @@ def test_measured_runs_still_read_and_resume(name):
         assert json.loads((folder / "config.json").read_text()) == stored
     # folders written before the engine fields read as the torch loop, and resume as it; a
     # HumanEval folder graded the old way (inside the child) is not resumed by the new grader
-    old = {k: v for k, v in {**IDENTITY_DEFAULTS, **stored}.items() if k != "grading"}
+    # (grading and the pitfall items' version are derived fields, not settings)
+    old = {k: v for k, v in {**IDENTITY_DEFAULTS, **stored}.items() if k not in ("grading", "items")}
     diff = settings_diff(stored, EvalConfig(**old).fingerprint(), defaults=IDENTITY_DEFAULTS)
     if stored["task"] == "humaneval" and "grading" not in stored:
         assert diff == [("grading", "original", "outside-the-child")]
+    elif stored.get("states") == "pitfall" and "items" not in stored:
+        # issue 13's pilot 1 ran under the pitfall definitions mended before the main run: it
+        # must not resume under the new ones
+        assert diff == [("items", None, ITEMS_VERSION)]
     else:
         assert diff == []
 
