@@ -17,6 +17,14 @@ want() { [[ $stage == all || $stage == "$1" ]]; }
 
 want rrhf && persuasion cyclealign "${math[@]}" "${common[@]}" "${local_bb[@]}" --cycles 5 --loss rrhf \
   --out "$R/rrhf" > "$R/rrhf.json"
+if want pro && [[ ! -e $R/pro/run.json && -e $R/rrhf/black_box_cache.sqlite ]]; then
+  # amendment 2: cycle 1 of both losses samples from the untrained white box with the same seed
+  # and seed demonstrations, so its black-box queries (and cycle 0's held-out judging) are the
+  # rrhf run's; its answer cache (keyed by model, prompt and settings) answers them again
+  mkdir -p "$R/pro"
+  python -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+    "$R/rrhf/black_box_cache.sqlite" "$R/pro/black_box_cache.sqlite"
+fi
 want pro && persuasion cyclealign "${math[@]}" "${common[@]}" "${local_bb[@]}" --cycles 5 --loss pro \
   --out "$R/pro" > "$R/pro.json"
 if want api; then
