@@ -27,7 +27,7 @@ import re
 from llm_bridge.cache import GenerationCache
 from llm_bridge.errors import ConfigError
 from llm_bridge.models import load_causal_lm
-from llm_bridge.receivers import check_receiver_specs, make_receiver, openai_base_url
+from llm_bridge.receivers import check_receiver_specs, make_receiver
 from llm_bridge.tasks import load_task
 from llm_bridge.training.cyclealign import CycleAlignConfig, run_cyclealign
 
@@ -144,12 +144,10 @@ def cyclealign_command(args) -> int:
         # the white box trains in float32 (CUDA: autocast does the mixed precision)
         white = load_causal_lm(args.white_box, device=args.device, dtype=torch.float32, seed=args.seed)
         cache = None if args.no_cache else GenerationCache(os.path.join(out, "black_box_cache.sqlite"))
-        spec = args.black_box or args.white_box
-        api = ({"timeout": args.api_timeout, "concurrency": args.api_concurrency}
-               if openai_base_url(spec) is not None else {})  # request settings, not the identity
-        black = make_receiver(spec, cache=cache, device=args.device, engine=args.engine,
-                              threads=args.threads,
-                              compute_type=args.black_box_compute_type or args.compute_type, **api)
+        black = make_receiver(args.black_box or args.white_box, cache=cache, device=args.device,
+                              engine=args.engine, threads=args.threads,
+                              compute_type=args.black_box_compute_type or args.compute_type,
+                              timeout=args.api_timeout, concurrency=args.api_concurrency)
         result = run_cyclealign(config, white_box=white, black_box=black, task=task,
                                 out_dir=out, start_over=args.start_over).to_dict()
     if args.json:

@@ -20,7 +20,8 @@ __all__ = ["make_receiver", "check_receiver_specs"]
 
 def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: str = "cpu",
                   engine: str | None = None, compute_type: str | None = None,
-                  threads: int | None = None, **kw) -> Receiver:
+                  threads: int | None = None, timeout: float | None = None,
+                  concurrency: int | None = None, **kw) -> Receiver:
     """Build a receiver from a short spec.
 
     Parameters
@@ -37,6 +38,9 @@ def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: 
     engine, compute_type, threads
         The decoding engine of a local model (:func:`llm_bridge.ct2.load_on_engine`: ``ct2``
         where CTranslate2 is installed, else ``torch``); ignored for an API receiver.
+    timeout, concurrency
+        An API receiver's seconds per request attempt and requests in flight
+        (:class:`OpenAIReceiver`'s; its defaults where None); ignored for a local model.
     **kw
         Passed to :class:`OpenAIReceiver` (``api_key_env``, ``max_retries``, ...) or to
         :func:`~llm_bridge.models.load_causal_lm` (``seed``, ``dtype``).
@@ -51,7 +55,8 @@ def make_receiver(spec: str, *, cache: "GenerationCache | None" = None, device: 
     spec = spec.strip()
     if spec.startswith("openai:"):
         model, base_url = split_openai_spec(spec, kw.pop("base_url", None))
-        return OpenAIReceiver(model, base_url=base_url, cache=cache, **kw)
+        requests = {k: v for k, v in (("timeout", timeout), ("concurrency", concurrency)) if v is not None}
+        return OpenAIReceiver(model, base_url=base_url, cache=cache, **requests, **kw)
     return LocalReceiver(load_on_engine(spec, engine=engine, compute_type=compute_type,
                                         device=device, threads=threads, **kw), cache=cache)
 

@@ -719,15 +719,15 @@ def test_cli_json(tmp_path, monkeypatch, capsys):
     assert cli_cyclealign.default_out_dir("a,b:c=1", 3) == "cyclealign-a-b-c-1-seed3"
 
 
-def test_api_request_options_reach_only_an_api_black_box(tmp_path, monkeypatch):
+def test_api_request_options_reach_the_black_box(tmp_path, monkeypatch):
     import argparse
 
     from persuasion_cli import cyclealign as cli_cyclealign
 
-    seen = {}
+    calls = []
 
     def fake_receiver(spec, **kw):
-        seen[spec] = kw
+        calls.append((spec, kw["timeout"], kw["concurrency"]))
         return ScriptedJudge()
 
     monkeypatch.setattr(cli_cyclealign, "load_task", lambda name: FakeTask())
@@ -737,13 +737,12 @@ def test_api_request_options_reach_only_an_api_black_box(tmp_path, monkeypatch):
     cli_cyclealign.add_cyclealign_command(parser.add_subparsers(dest="command"))
     common = ["cyclealign", "--task", "fake-add", "--cycles", "1", "--n", "5", "--white-box",
               "gpt2-tiny", "--k", "2", "--max-new-tokens", "4", "--no-progress", "--no-baseline",
-              "--no-judge-eval", "--json", "--api-timeout", "900", "--api-concurrency", "16"]
-    api = "openai:judge@http://127.0.0.1:9/v1"
-    for spec, out in ((api, "a"), ("llama-tiny", "b")):
-        args = parser.parse_args([*common, "--black-box", spec, "--out", str(tmp_path / out)])
+              "--no-judge-eval", "--json", "--black-box", "openai:judge@http://127.0.0.1:9/v1"]
+    for extra, out in ((["--api-timeout", "900", "--api-concurrency", "16"], "a"), ([], "b")):
+        args = parser.parse_args([*common, *extra, "--out", str(tmp_path / out)])
         assert args.func(args) == 0
-    assert seen[api]["timeout"] == 900.0 and seen[api]["concurrency"] == 16
-    assert "timeout" not in seen["llama-tiny"] and "concurrency" not in seen["llama-tiny"]
+    spec = "openai:judge@http://127.0.0.1:9/v1"
+    assert calls == [(spec, 900.0, 16), (spec, 60.0, 4)]
 
 
 # ----------------------------------------------------------------------------- real models (slow)

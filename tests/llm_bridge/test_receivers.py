@@ -442,6 +442,9 @@ def test_make_receiver_parses_openai_specs(monkeypatch):
     assert r.name == "openai:my-model@http://127.0.0.1:8000/v1"
     r = make_receiver("openai:org/model@v2@http://localhost:1/v1")  # '@' inside the model id
     assert (r.model, r.base_url) == ("org/model@v2", "http://localhost:1/v1")
+    assert (r.timeout, r.concurrency) == (60.0, 4)  # OpenAIReceiver's defaults
+    r = make_receiver("openai:m@http://127.0.0.1:1/v1", timeout=900, concurrency=16)
+    assert (r.timeout, r.concurrency, r._client.timeout) == (900, 16, 900)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:7/v1")
     assert make_receiver("openai:m").base_url == "http://127.0.0.1:7/v1"
     for bad in ("openai:", "openai:@http://127.0.0.1:1/v1", "", None):
@@ -485,7 +488,7 @@ def test_local_receiver_matches_generate(tiny, tmp_path):
 def test_make_receiver_local(tiny):
     from llm_bridge.ct2 import default_engine
 
-    r = make_receiver("llama-tiny", engine="torch")
+    r = make_receiver("llama-tiny", engine="torch", timeout=900, concurrency=16)  # API-only: ignored
     assert isinstance(r, LocalReceiver) and r.name == "llama-tiny"
     assert r.lm.fingerprint == tiny.fingerprint and r.lm.engine is None
     # the default engine: ct2 where installed, its name in the fingerprint
